@@ -1,0 +1,182 @@
+"""Safe extraction and packing of plugin archives (``.tar.gz`` as the spec's ``tar -czf`` makes).
+
+Extraction never trusts the archive: each member is checked before a byte of it is written and
+the whole package is refused, naming the member, at the first problem. Files are written by us
+(never ``TarFile.extract``) with plain permissions, so setuid and world-writable bits cannot
+survive, and every target is checked with ``Path.is_relative_to`` after resolving (Python 3.11's
+``data`` filter alone has had bypasses, e.g. CVE-2025-4517).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import unicodedata
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from .errors import InvalidPackage, TooLarge
+
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps that bound what one archive may expand to."""
+
+    max_members: int = 2000
+    max_unpacked_bytes: int = 200 * 1024 * 1024
+    max_depth: int = 16
+    max_name_length: int = 255
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_name(name: str, limits: ArchiveLimits) -> PurePosixPath:
+    """Return the member's relative path, or raise naming the problem."""
+    if not name or len(name) > 4096:
+        raise InvalidPackage(f"Archive member {name[:80]!r} has an empty or overlong name.")
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in name):
+        raise InvalidPackage(f"Archive member {name!r} has a name that is not valid UTF-8.")
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        raise InvalidPackage(f"Archive member {name!r} has a control character in its name.")
+    if name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        raise InvalidPackage(f"Archive member {name!r} has an absolute path.")
+    path = PurePosixPath(name)
+    parts = [p for p in path.parts if p != "."]
+    if ".." in parts:
+        raise InvalidPackage(f"Archive member {name!r} points outside the package ('..').")
+    if not parts:
+        return PurePosixPath(".")
+    if len(parts) > limits.max_depth:
+        raise InvalidPackage(
+            f"Archive member {name!r} is nested {len(parts)} levels deep "
+            f"(at most {limits.max_depth})."
+        )
+    if any(len(p) > limits.max_name_length for p in parts):
+        raise InvalidPackage(f"Archive member {name!r} has a path component that is too long.")
+    return PurePosixPath(*parts)
+
+
+def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) -> Path:
+    """Extract ``archive`` into the empty folder ``dest``; return the package root.
+
+    The package root is ``dest`` when files sit at the archive's root, or the single top-level
+    folder (what ``tar -czf my_plugin.tar.gz my_plugin/`` makes) when there is exactly one.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    seen: dict[str, str] = {}
+    members = 0
+    unpacked = 0
+    try:
+        tar = tarfile.open(archive, mode="r|*")
+    except (tarfile.TarError, OSError) as e:
+        raise InvalidPackage(f"The package is not a readable tar archive: {e}.") from e
+    try:
+        with tar:
+            for member in tar:
+                members += 1
+                if members > limits.max_members:
+                    raise InvalidPackage(
+                        f"The archive has more than {limits.max_members} entries."
+                    )
+                rel = _check_name(member.name, limits)
+                if not (member.isreg() or member.isdir()):
+                    kind = (
+                        "a symlink" if member.issym()
+                        else "a hard link" if member.islnk()
+                        else "a device or FIFO" if (member.ischr() or member.isblk() or member.isfifo())
+                        else "a special file"
+                    )
+                    raise InvalidPackage(
+                        f"Archive member {member.name!r} is {kind}; only regular files and "
+                        "folders are allowed."
+                    )
+                if str(rel) == ".":
+                    continue
+                key = unicodedata.normalize("NFC", str(rel)).casefold()
+                if key in seen and not (member.isdir() and seen[key] == "dir"):
+                    raise InvalidPackage(
+                        f"Archive member {member.name!r} duplicates or differs only in case "
+                        "from another member."
+                    )
+                seen[key] = "dir" if member.isdir() else "file"
+                target = root / rel
+                if member.isdir():
+                    target.mkdir(mode=0o755, parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                if not target.parent.resolve().is_relative_to(root):
+                    raise InvalidPackage(f"Archive member {member.name!r} escapes the package.")
+                unpacked += member.size
+                if unpacked > limits.max_unpacked_bytes:
+                    raise TooLarge(
+                        f"The archive expands to more than {limits.max_unpacked_bytes} bytes."
+                    )
+                src = tar.extractfile(member)
+                assert src is not None  # regular file
+                mode = 0o755 if member.mode & 0o100 else 0o644
+                _write_new_file(target, src, mode, member.size)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise InvalidPackage(f"The package archive is corrupt or truncated: {e}.") from e
+    return _package_root(root)
+
+
+def _write_new_file(target: Path, src: BinaryIO, mode: int, size: int) -> None:
+    # O_EXCL + O_NOFOLLOW: never write through something already there.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    written = 0
+    with os.fdopen(fd, "wb") as out:
+        for chunk in iter(lambda: src.read(_CHUNK), b""):
+            written += len(chunk)
+            if written > size:
+                raise InvalidPackage(f"Archive member {target.name!r} is larger than declared.")
+            out.write(chunk)
+    os.chmod(target, mode)  # umask-independent, and no setuid/world-writable bits
+
+
+def _package_root(root: Path) -> Path:
+    entries = [p for p in root.iterdir()]
+    if len(entries) == 1 and entries[0].is_dir() and not (root / "manifest.json").exists():
+        return entries[0]
+    return root
+
+
+#: Names never packed: VCS data, caches, build output.
+PACK_EXCLUDE = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".venv"})
+
+
+def pack(folder: Path, out: Path | BinaryIO) -> None:
+    """Pack a plugin folder as ``tar -czf out folder/`` would, skipping caches and VCS data.
+
+    Symlinks are refused rather than followed: the extractor would refuse them anyway.
+    """
+    folder = folder.resolve()
+    if not folder.is_dir():
+        raise InvalidPackage(f"{folder} is not a folder.")
+    fileobj = out if isinstance(out, io.IOBase) else None
+    with tarfile.open(
+        name=None if fileobj else str(out), fileobj=fileobj, mode="w:gz", format=tarfile.PAX_FORMAT
+    ) as tar:
+        tar.add(folder, arcname=folder.name, recursive=False)
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d not in PACK_EXCLUDE)
+            for name in sorted(dirnames) + sorted(filenames):
+                path = Path(dirpath) / name
+                if path.is_symlink():
+                    raise InvalidPackage(f"{path} is a symlink; plugin packages cannot hold links.")
+                if name.endswith(".pyc"):
+                    continue
+                tar.add(path, arcname=str(folder.name / path.relative_to(folder)), recursive=False)

@@ -1,0 +1,252 @@
+"""``omniplug``: the plugin system from a terminal, on the same core as the REST API.
+
+It opens the same store the server uses (the Jupyter data dir, or ``--data-dir``/``--db-url``,
+or ``c.OmniscopeApp.*`` in ``jupyter_omniscope_config.py``), so a plugin installed here is seen
+by a running JupyterLab at once. A user mistake prints one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import archive
+from .errors import PluginError
+from .manager import PluginManager
+from .sdk import create_project
+
+USER_ERROR = 2
+
+
+class UsageError(Exception):
+    """A command-line mistake: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _progress(step: str, detail: str) -> None:
+    print(f"  {step:<13} {detail}", file=sys.stderr, flush=True)
+
+
+def _app(args: argparse.Namespace) -> Any:
+    from .extension import OmniscopeApp
+
+    app = OmniscopeApp()
+    app.load_config_file()
+    if args.data_dir:
+        app.data_dir = args.data_dir
+    if args.db_url:
+        app.db_url = args.db_url
+    return app
+
+
+def _manager(args: argparse.Namespace) -> PluginManager:
+    manager = _app(args).make_manager()
+    manager.recover()
+    return manager
+
+
+def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    print(json.dumps(data, indent=2, default=str) if as_json else text(data))
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def cmd_new(args: argparse.Namespace) -> Any:
+    request: dict[str, Any] = {"name": args.name, "language": args.language}
+    for field in ("author", "description", "category"):
+        if getattr(args, field):
+            request[field] = getattr(args, field)
+    if args.extension_point:
+        request["extension_points"] = args.extension_point
+    if args.tag:
+        request["tags"] = args.tag
+    result = create_project(Path(args.dir), request)
+    return result, lambda r: f"Created {r['path']} ({', '.join(r['files'])})"
+
+
+def cmd_pack(args: argparse.Namespace) -> Any:
+    folder = Path(args.folder)
+    out = Path(args.output or f"{folder.resolve().name}.tar.gz")
+    archive.pack(folder, out)
+    return {"archive": str(out)}, lambda r: f"Packed {folder} into {r['archive']}"
+
+
+def cmd_install(args: argparse.Namespace) -> Any:
+    manager = _manager(args)
+    path = Path(args.package)
+    if not path.exists():
+        raise UsageError(f"omniplug install: {path} does not exist")
+    with tempfile.TemporaryDirectory() as tmp:
+        if path.is_dir():
+            _progress("pack", str(path))
+            packed = Path(tmp) / f"{path.resolve().name}.tar.gz"
+            archive.pack(path, packed)
+            path = packed
+        result = manager.install(path, user=args.user, force=args.force, progress=_progress)
+    if args.enable and not result["enabled"]:
+        manager.set_enabled(result["plugin_id"], True, user=args.user)
+        result["enabled"] = True
+    return result, lambda r: (
+        f"Installed {r['name']} {r['version']} (active {r['active_version']}, "
+        f"{'enabled' if r['enabled'] else 'disabled'}; scan "
+        f"{'passed' if r['scan']['passed'] else 'FORCED'})"
+    )
+
+
+def cmd_list(args: argparse.Namespace) -> Any:
+    enabled = {"yes": True, "no": False}.get(args.enabled or "")
+    plugins = _manager(args).list(
+        enabled=enabled,
+        category=args.category,
+        language=args.language,
+        extension_point=args.extension_point,
+    )
+
+    def text(rows: list[dict[str, Any]]) -> str:
+        if not rows:
+            return "No plugins installed."
+        lines = [f"{'NAME':<28} {'VERSION':<12} {'LANG':<7} {'ENABLED':<8} CATEGORY"]
+        lines += [
+            f"{p['name']:<28} {p['version']:<12} {p['language']:<7} "
+            f"{'yes' if p['enabled'] else 'no':<8} {p['category']}"
+            for p in rows
+        ]
+        return "\n".join(lines)
+
+    return plugins, text
+
+
+def cmd_info(args: argparse.Namespace) -> Any:
+    return _manager(args).details(args.plugin), lambda d: json.dumps(d, indent=2, default=str)
+
+
+def cmd_enable(args: argparse.Namespace) -> Any:
+    r = _manager(args).set_enabled(args.plugin, args.command == "enable", user=args.user)
+    return r, lambda r: f"{r['plugin_id']} {'enabled' if r['enabled'] else 'disabled'}"
+
+
+def cmd_update(args: argparse.Namespace) -> Any:
+    r = _manager(args).update(args.plugin, args.target_version, user=args.user)
+    return r, lambda r: f"{r['plugin_id']}: {r['previous_version']} -> {r['active_version']}"
+
+
+def cmd_rollback(args: argparse.Namespace) -> Any:
+    r = _manager(args).rollback(args.plugin, args.target_version, args.reason, user=args.user)
+    return r, lambda r: f"{r['plugin_id']}: {r['previous_version']} -> {r['active_version']}"
+
+
+def cmd_uninstall(args: argparse.Namespace) -> Any:
+    r = _manager(args).uninstall(args.plugin, user=args.user)
+    return r, lambda r: f"Uninstalled {r['plugin_id']} ({', '.join(r['versions'])})"
+
+
+def cmd_history(args: argparse.Namespace) -> Any:
+    rows = _manager(args).history(args.plugin)
+
+    def text(rows: list[dict[str, Any]]) -> str:
+        return "\n".join(
+            f"{h['at']}  {h['action']:<15} {h['from_version'] or '-':>10} -> "
+            f"{h['to_version'] or '-':<10} {h['user']:<12} {h['reason']}"
+            for h in rows
+        )
+
+    return rows, text
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "new": cmd_new,
+    "pack": cmd_pack,
+    "install": cmd_install,
+    "list": cmd_list,
+    "info": cmd_info,
+    "enable": cmd_enable,
+    "disable": cmd_enable,
+    "update": cmd_update,
+    "rollback": cmd_rollback,
+    "uninstall": cmd_uninstall,
+    "history": cmd_history,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--data-dir", help="store folder (default: <jupyter data dir>/omniscope)")
+    common.add_argument("--db-url", help="SQLAlchemy URL of the store database")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+    common.add_argument("--user", default="cli", help="name recorded in the history")
+
+    parser = _Parser(prog="omniplug", description=__doc__.splitlines()[0], parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("new", parents=[common], help="scaffold a plugin project")
+    p.add_argument("name")
+    p.add_argument("--language", default="python", choices=["python", "r"])
+    p.add_argument("--dir", default=".", help="where to create the project folder")
+    p.add_argument("--author")
+    p.add_argument("--description")
+    p.add_argument("--category")
+    p.add_argument("--extension-point", action="append", help="repeatable")
+    p.add_argument("--tag", action="append", help="repeatable")
+
+    p = sub.add_parser("pack", parents=[common], help="pack a plugin folder as .tar.gz")
+    p.add_argument("folder")
+    p.add_argument("-o", "--output")
+
+    p = sub.add_parser("install", parents=[common], help="install a .tar.gz or a folder")
+    p.add_argument("package")
+    p.add_argument("--force", action="store_true", help="install past a refusing scan")
+    p.add_argument("--enable", action="store_true", help="enable it after installing")
+
+    p = sub.add_parser("list", parents=[common], help="list installed plugins")
+    p.add_argument("--enabled", choices=["yes", "no"])
+    p.add_argument("--category")
+    p.add_argument("--language", choices=["python", "r"])
+    p.add_argument("--extension-point")
+
+    for name, text in (
+        ("info", "show a plugin's details"),
+        ("enable", "enable a plugin"),
+        ("disable", "disable a plugin"),
+        ("uninstall", "remove a plugin and all its versions"),
+        ("history", "show a plugin's version history"),
+    ):
+        sub.add_parser(name, parents=[common], help=text).add_argument("plugin")
+
+    p = sub.add_parser("update", parents=[common], help="switch to a newer installed version")
+    p.add_argument("plugin")
+    p.add_argument("target_version", nargs="?")
+
+    p = sub.add_parser("rollback", parents=[common], help="switch back to an older version")
+    p.add_argument("plugin")
+    p.add_argument("target_version", nargs="?")
+    p.add_argument("--reason", default="")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``omniplug``; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        result, text = COMMANDS[args.command](args)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return USER_ERROR
+    except PluginError as e:
+        print(f"omniplug: {e.message}", file=sys.stderr)
+        return USER_ERROR
+    _print(result, args.json, text)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The jupyter_server extension: settings as traitlets, the store, the REST routes.
+
+Loaded automatically by JupyterLab / Jupyter Server (``jupyter-config`` enables it) and also
+launchable on its own (``jupyter omniscope``), where it listens on port 8001 so the spec's curl
+lines work as written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from traitlets import Bool, Int, Type, Unicode, default
+
+from ._version import __version__
+from .archive import ArchiveLimits
+from .handlers import route_table
+from .manager import PluginManager
+
+API_PREFIX = "/api/plugins"
+
+
+class OmniscopeApp(ExtensionApp):
+    """OmniScope plugin system: install, scan, version and run analysis plugins."""
+
+    name = "omniscope"
+    version = __version__
+    description = __doc__
+    load_other_extensions = True
+    #: Only used when launched on its own (``jupyter omniscope``): the spec's port.
+    serverapp_config = {"port": 8001, "open_browser": False}
+
+    data_dir = Unicode(
+        help="Folder of the plugin store (installed versions, staging, SQLite database). "
+        "Default: <jupyter data dir>/omniscope."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return str(Path(jupyter_data_dir()) / "omniscope")
+
+    db_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the store database, e.g. postgresql+psycopg://user@host/db. "
+        "Empty: SQLite in data_dir.",
+    ).tag(config=True)
+
+    sdk_root_dir = Unicode(
+        "",
+        help="Folder where POST /api/plugins/sdk/create makes plugin projects. "
+        "Empty: the server's root_dir.",
+    ).tag(config=True)
+
+    max_upload_bytes = Int(
+        50 * 1024 * 1024, help="Largest accepted plugin upload, in bytes (larger: 413)."
+    ).tag(config=True)
+    max_unpacked_bytes = Int(
+        200 * 1024 * 1024, help="Largest total size a package may extract to, in bytes."
+    ).tag(config=True)
+    max_archive_members = Int(2000, help="Most entries a package archive may hold.").tag(
+        config=True
+    )
+    max_archive_depth = Int(16, help="Deepest folder nesting a package archive may hold.").tag(
+        config=True
+    )
+    allow_force_install = Bool(
+        False,
+        help="Whether an authorized user may install a package the security scan refused "
+        "(force=true); every forced install is recorded in the version history.",
+    ).tag(config=True)
+
+    scanner_class = Type(
+        default_value="omniscope_jupyter.stages.PassingScanner",
+        klass=object,
+        help="The install pipeline's security scan stage (see omniscope_jupyter.stages).",
+    ).tag(config=True)
+    dependency_resolver_class = Type(
+        default_value="omniscope_jupyter.stages.DeclaredDependencies",
+        klass=object,
+        help="The install pipeline's dependency stage (see omniscope_jupyter.stages).",
+    ).tag(config=True)
+
+    def make_manager(self) -> PluginManager:
+        """Build the core from the traits (also used by tests)."""
+        return PluginManager(
+            Path(self.data_dir),
+            self.db_url or None,
+            scanner=self.scanner_class(),
+            resolver=self.dependency_resolver_class(),
+            limits=ArchiveLimits(
+                max_members=self.max_archive_members,
+                max_unpacked_bytes=self.max_unpacked_bytes,
+                max_depth=self.max_archive_depth,
+            ),
+            allow_force=self.allow_force_install,
+        )
+
+    def initialize_settings(self) -> None:
+        self.manager = self.make_manager()
+        # Opening the store includes finishing what a crash interrupted, before any request.
+        self.manager.recover()
+        root = self.sdk_root_dir or (self.serverapp.root_dir if self.serverapp else ".")
+        self.settings.update(
+            omniscope_manager=self.manager,
+            omniscope_max_upload_bytes=self.max_upload_bytes,
+            omniscope_sdk_root_dir=str(Path(root).expanduser()),
+        )
+        self.log.info("OmniScope plugin store at %s", self.data_dir)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            (url_path_join(API_PREFIX, path), handler, kwargs)
+            for path, handler, kwargs in route_table()
+        )
+
+    async def stop_extension(self) -> None:
+        manager: Any = getattr(self, "manager", None)
+        if manager is not None:
+            manager.close()
+
+
+main = launch_new_instance = OmniscopeApp.launch_instance

@@ -1,0 +1,511 @@
+"""The plugin lifecycle: install, versions, enable/disable, uninstall, and their history.
+
+``PluginManager`` is the one place that changes installed plugins. The REST handlers, the CLI and
+the notebook layer all call it; it knows nothing of HTTP. Every change is atomic: files are
+prepared in ``staging/`` and moved into place with ``os.replace`` under the store lock, and the
+database rows are written in one transaction right after; a crash between the two leaves an
+orphan folder that ``recover()`` removes at the next start, so the store always shows the old
+or the new state, never half of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from semver import Version as SemVer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import archive
+from .errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
+from .manifest import read_manifest
+from .stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
+from .store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+
+#: ``progress(step, detail)`` is called at each step of long work (CLI prints it, server logs it).
+Progress = Callable[[str, str], None]
+
+
+def _no_progress(step: str, detail: str) -> None:
+    log.debug("%s: %s", step, detail)
+
+
+def semver_key(version: str) -> SemVer:
+    return SemVer.parse(version)
+
+
+@dataclass(frozen=True)
+class InstalledVersion:
+    """What the sandbox needs of the active version of an enabled plugin."""
+
+    plugin_id: str
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    enabled: bool
+    dependencies: dict[str, Any]
+
+
+class PluginManager:
+    """Installs plugins into a store and manages their versions.
+
+    Parameters
+    ----------
+    data_dir
+        Folder holding ``versions/``, ``staging/`` and (by default) the SQLite database.
+    db_url
+        SQLAlchemy URL; default ``sqlite:///<data_dir>/omniscope.db``.
+    scanner, resolver
+        The install pipeline's scan and dependency stages (see ``stages.py``).
+    allow_force
+        Whether a scan-refused package may be installed with ``force=True``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        db_url: str | None = None,
+        *,
+        scanner: ScanStage | None = None,
+        resolver: DependencyStage | None = None,
+        limits: archive.ArchiveLimits = archive.ArchiveLimits(),
+        allow_force: bool = False,
+    ) -> None:
+        self.layout = StoreLayout(Path(data_dir))
+        self.engine = make_engine(db_url or f"sqlite:///{self.layout.data_dir / 'omniscope.db'}")
+        self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.scanner: ScanStage = scanner or PassingScanner()
+        self.resolver: DependencyStage = resolver or DeclaredDependencies()
+        self.limits = limits
+        self.allow_force = allow_force
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Remove what an interrupted change left behind; return what was removed.
+
+        Staging folders of dead processes, the trash, and version folders that no database
+        row owns (a crash between ``os.replace`` and the commit).
+        """
+        removed: list[str] = []
+        with self.layout.locked():
+            for entry in self.layout.staging.iterdir():
+                pid = entry.name.split("-", 1)[0]
+                if not (pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid()):
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(str(entry))
+            for entry in self.layout.trash.iterdir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(str(entry))
+            with self.sessions() as s:
+                known = {(v.plugin_name, v.version) for v in s.scalars(select(PluginVersion))}
+            for plugin_dir in self.layout.versions.iterdir():
+                for version_dir in plugin_dir.iterdir():
+                    if (plugin_dir.name, version_dir.name) not in known:
+                        self._discard(version_dir)
+                        removed.append(str(version_dir))
+                if not any(plugin_dir.iterdir()):
+                    plugin_dir.rmdir()
+        for r in removed:
+            log.warning("Removed leftover of an interrupted change: %s", r)
+        return removed
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- install ----------------------------------------------------------------------------
+
+    def new_staging_dir(self) -> Path:
+        """A fresh folder in ``staging/`` named so ``recover()`` knows whose it is."""
+        path = self.layout.staging / f"{os.getpid()}-{uuid.uuid4().hex}"
+        path.mkdir()
+        return path
+
+    def install(
+        self,
+        package: Path,
+        *,
+        user: str = "",
+        force: bool = False,
+        progress: Progress = _no_progress,
+    ) -> dict[str, Any]:
+        """Install the archive at ``package``: extract, validate, scan, resolve, store.
+
+        A new plugin is stored disabled. A new version of an installed plugin is added beside
+        the others without becoming active (``update`` switches). Raises ``InvalidPackage``,
+        ``TooLarge``, ``Conflict`` (version already installed), ``ScanRefused`` or ``Forbidden``.
+        """
+        staging = self.new_staging_dir()
+        try:
+            progress("extract", package.name)
+            sha256 = archive.sha256_file(package)
+            root = archive.extract(package, staging / "pkg", self.limits)
+            progress("validate", "manifest.json")
+            manifest = read_manifest(root)
+            name, version = manifest["name"], manifest["version"]
+            self._refuse_existing(name, version)
+            progress("scan", f"{name} {version}")
+            report = self.scanner.scan(root, manifest)
+            forced = False
+            if report.blocking:
+                if not force:
+                    raise ScanRefused(
+                        f"The security scan refused {name} {version}: "
+                        + "; ".join(
+                            f"{f.rule_id} {f.file}:{f.line} {f.message}"
+                            for f in report.findings
+                            if f.severity == "HIGH"
+                        ),
+                        report=report.to_dict(),
+                    )
+                if not self.allow_force:
+                    raise Forbidden(
+                        "Forced installs are disabled on this server "
+                        "(OmniscopeApp.allow_force_install)."
+                    )
+                forced = True
+            progress("dependencies", ", ".join(manifest["dependencies"]) or "none")
+            lock = self.resolver.resolve(root, manifest)
+            progress("store", f"{name} {version}")
+            self._store(root, manifest, sha256, report.to_dict(), lock, forced, user)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        progress("done", f"{name} {version}")
+        details = self.details(name)
+        return {
+            "plugin_id": name,
+            "name": name,
+            "version": version,
+            "active_version": details["active_version"],
+            "enabled": details["enabled"],
+            "scan": report.summary(),
+            "dependencies": lock,
+            "forced": forced,
+        }
+
+    def _refuse_existing(self, name: str, version: str) -> None:
+        with self.sessions() as s:
+            if s.scalar(
+                select(PluginVersion.id).where(
+                    PluginVersion.plugin_name == name, PluginVersion.version == version
+                )
+            ):
+                raise Conflict(
+                    f"{name} {version} is already installed; bump the version to upload a change."
+                )
+
+    def _store(
+        self,
+        root: Path,
+        manifest: dict[str, Any],
+        sha256: str,
+        report: dict[str, Any],
+        lock: dict[str, Any],
+        forced: bool,
+        user: str,
+    ) -> None:
+        name, version = manifest["name"], manifest["version"]
+        target = self.layout.version_dir(name, version)
+        with self.layout.locked():
+            self._refuse_existing(name, version)  # again, now that we hold the lock
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(root, target)
+            try:
+                with self.sessions.begin() as s:
+                    plugin = s.get(Plugin, name)
+                    if plugin is None:
+                        plugin = Plugin(name=name, active_version=version, enabled=False)
+                        s.add(plugin)
+                    s.add(
+                        PluginVersion(
+                            plugin_name=name,
+                            version=version,
+                            manifest=manifest,
+                            sha256=sha256,
+                            path=str(target.relative_to(self.layout.data_dir)),
+                            scan_report=report,
+                            dependencies=lock,
+                            forced=forced,
+                            installed_by=user,
+                        )
+                    )
+                    s.add(
+                        HistoryEntry(
+                            plugin_name=name,
+                            action="install-forced" if forced else "install",
+                            from_version=None,
+                            to_version=version,
+                            user=user,
+                        )
+                    )
+            except BaseException:
+                self._discard(target)
+                raise
+
+    def _discard(self, path: Path) -> None:
+        """Remove a folder by renaming it into the trash first (a rename is atomic)."""
+        if not path.exists():
+            return
+        doomed = self.layout.trash / uuid.uuid4().hex
+        os.replace(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def _plugin(self, s: Session, name: str) -> Plugin:
+        plugin = s.get(Plugin, name)
+        if plugin is None:
+            raise NotFound(f"No plugin named {name!r} is installed.")
+        return plugin
+
+    def _versions(self, s: Session, name: str) -> list[PluginVersion]:
+        rows = s.scalars(select(PluginVersion).where(PluginVersion.plugin_name == name)).all()
+        return sorted(rows, key=lambda v: semver_key(v.version))
+
+    def list(
+        self,
+        *,
+        enabled: bool | None = None,
+        category: str | None = None,
+        language: str | None = None,
+        extension_point: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Installed plugins (their active version), filtered."""
+        out = []
+        with self.sessions() as s:
+            for plugin in s.scalars(select(Plugin).order_by(Plugin.name)):
+                if enabled is not None and plugin.enabled != enabled:
+                    continue
+                active = self._active(s, plugin)
+                m = active.manifest
+                if category and m.get("category") != category:
+                    continue
+                if language and m.get("language") != language:
+                    continue
+                if extension_point and extension_point not in m.get("extension_points", []):
+                    continue
+                out.append(self._summary(plugin, active, self._versions(s, plugin.name)))
+        return out
+
+    def _active(self, s: Session, plugin: Plugin) -> PluginVersion:
+        row = s.scalar(
+            select(PluginVersion).where(
+                PluginVersion.plugin_name == plugin.name,
+                PluginVersion.version == plugin.active_version,
+            )
+        )
+        assert row is not None, f"store invariant broken for {plugin.name}"
+        return row
+
+    @staticmethod
+    def _summary(
+        plugin: Plugin, active: PluginVersion, versions: list[PluginVersion]
+    ) -> dict[str, Any]:
+        m = active.manifest
+        return {
+            "plugin_id": plugin.name,
+            "name": plugin.name,
+            "version": plugin.active_version,
+            "active_version": plugin.active_version,
+            "versions": [v.version for v in versions],
+            "enabled": plugin.enabled,
+            "language": m.get("language"),
+            "category": m.get("category"),
+            "description": m.get("description"),
+            "author": m.get("author"),
+            "tags": m.get("tags", []),
+            "extension_points": m.get("extension_points", []),
+            "permissions": m.get("permissions", []),
+            "scan": {
+                k: active.scan_report.get(k) for k in ("passed", "counts", "scanned_at")
+            },
+            "installed_at": plugin.installed_at.isoformat(),
+            "updated_at": plugin.updated_at.isoformat(),
+        }
+
+    def details(self, name: str) -> dict[str, Any]:
+        """Everything about one plugin: active manifest, versions, scan summary, history."""
+        with self.sessions() as s:
+            plugin = self._plugin(s, name)
+            active = self._active(s, plugin)
+            versions = self._versions(s, name)
+            return {
+                **self._summary(plugin, active, versions),
+                "manifest": active.manifest,
+                "dependencies": active.dependencies,
+                "versions_detail": [
+                    {
+                        "version": v.version,
+                        "sha256": v.sha256,
+                        "installed_at": v.installed_at.isoformat(),
+                        "installed_by": v.installed_by,
+                        "forced": v.forced,
+                        "scan": {
+                            k: v.scan_report.get(k) for k in ("passed", "counts", "scanned_at")
+                        },
+                    }
+                    for v in versions
+                ],
+                "history": [_history_dict(h) for h in plugin.history],
+            }
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            return [_history_dict(h) for h in self._plugin(s, name).history]
+
+    def scan_report(self, name: str, version: str | None = None) -> dict[str, Any]:
+        """The whole scan report of a version (default: the active one)."""
+        with self.sessions() as s:
+            plugin = self._plugin(s, name)
+            row = self._version(s, name, version or plugin.active_version)
+            return {"plugin_id": name, "version": row.version, "report": row.scan_report}
+
+    def _version(self, s: Session, name: str, version: str) -> PluginVersion:
+        row = s.scalar(
+            select(PluginVersion).where(
+                PluginVersion.plugin_name == name, PluginVersion.version == version
+            )
+        )
+        if row is None:
+            raise NotFound(f"{name} has no installed version {version!r}.")
+        return row
+
+    def installed(self, name: str) -> InstalledVersion:
+        """The active version of a plugin, as the sandbox needs it."""
+        with self.sessions() as s:
+            plugin = self._plugin(s, name)
+            row = self._active(s, plugin)
+            return InstalledVersion(
+                plugin_id=name,
+                version=row.version,
+                path=self.layout.data_dir / row.path,
+                manifest=row.manifest,
+                enabled=plugin.enabled,
+                dependencies=row.dependencies,
+            )
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def set_enabled(self, name: str, enabled: bool, *, user: str = "") -> dict[str, Any]:
+        """Enable or disable a plugin; doing it twice is harmless (no history entry)."""
+        with self.layout.locked(), self.sessions.begin() as s:
+            plugin = self._plugin(s, name)
+            if plugin.enabled != enabled:
+                plugin.enabled = enabled
+                s.add(
+                    HistoryEntry(
+                        plugin_name=name,
+                        action="enable" if enabled else "disable",
+                        from_version=plugin.active_version,
+                        to_version=plugin.active_version,
+                        user=user,
+                    )
+                )
+        return {"plugin_id": name, "enabled": enabled}
+
+    def update(
+        self, name: str, target_version: str | None = None, *, user: str = ""
+    ) -> dict[str, Any]:
+        """Switch to a newer installed version (default: the newest)."""
+        return self._switch(name, target_version, "", user, newer=True)
+
+    def rollback(
+        self, name: str, target_version: str | None = None, reason: str = "", *, user: str = ""
+    ) -> dict[str, Any]:
+        """Switch back to an older installed version (default: the next older one)."""
+        return self._switch(name, target_version, reason, user, newer=False)
+
+    def _switch(
+        self, name: str, target: str | None, reason: str, user: str, *, newer: bool
+    ) -> dict[str, Any]:
+        action = "update" if newer else "rollback"
+        if target is not None and not (isinstance(target, str) and SemVer.is_valid(target)):
+            raise InvalidRequest(f"target_version {target!r} is not a semantic version.")
+        with self.layout.locked(), self.sessions.begin() as s:
+            plugin = self._plugin(s, name)
+            current = semver_key(plugin.active_version)
+            versions = [v.version for v in self._versions(s, name)]
+            if target is None:
+                candidates = [v for v in versions if (semver_key(v) > current) == newer
+                              and v != plugin.active_version]
+                if not candidates:
+                    raise Conflict(
+                        f"{name} {plugin.active_version} has no "
+                        f"{'newer' if newer else 'older'} installed version to {action} to."
+                    )
+                target = candidates[-1]  # newest of the newer, or nearest of the older
+            if target not in versions:
+                raise NotFound(
+                    f"{name} has no installed version {target}; installed: {', '.join(versions)}."
+                )
+            wanted = semver_key(target)
+            if wanted == current:
+                raise Conflict(f"{name} is already at version {target}.")
+            if newer and wanted < current:
+                raise Conflict(
+                    f"{target} is older than the active {plugin.active_version}: use rollback."
+                )
+            if not newer and wanted > current:
+                raise Conflict(
+                    f"{target} is newer than the active {plugin.active_version}: use update."
+                )
+            previous = plugin.active_version
+            plugin.active_version = target
+            s.add(
+                HistoryEntry(
+                    plugin_name=name,
+                    action=action,
+                    from_version=previous,
+                    to_version=target,
+                    reason=reason or "",
+                    user=user,
+                )
+            )
+        return {
+            "plugin_id": name,
+            "previous_version": previous,
+            "active_version": target,
+            "version": target,
+            "reason": reason or "",
+        }
+
+    def uninstall(self, name: str, *, user: str = "") -> dict[str, Any]:
+        """Remove a plugin with all its versions, history and executions."""
+        with self.layout.locked():
+            with self.sessions.begin() as s:
+                plugin = self._plugin(s, name)
+                versions = [v.version for v in self._versions(s, name)]
+                s.delete(plugin)
+            self._discard(self.layout.versions / name)
+        log.info("%s uninstalled %s (%s)", user or "someone", name, ", ".join(versions))
+        return {"plugin_id": name, "uninstalled": True, "versions": versions}
+
+
+def _history_dict(h: HistoryEntry) -> dict[str, Any]:
+    return {
+        "action": h.action,
+        "from_version": h.from_version,
+        "to_version": h.to_version,
+        "reason": h.reason,
+        "user": h.user,
+        "at": h.at.isoformat(),
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,224 @@
+"""Validation of a plugin's ``manifest.json``.
+
+Every problem is collected and reported at once, one sentence each naming the field, so an author
+fixes a manifest in one round trip rather than one error at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+from semver import Version as SemVer
+
+from ._version import PLATFORM_VERSION
+from .errors import InvalidPackage
+from .extension_points import EXTENSION_POINT_NAMES
+
+MANIFEST_FILE = "manifest.json"
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+#: Names that would collide with fixed routes under ``/api/plugins/``.
+RESERVED_NAMES = frozenset({"list", "install", "marketplace", "sdk"})
+LANGUAGES = {"python": ".py", "r": ".R"}
+PERMISSIONS = ("read_data", "write_data", "network", "file_system")
+#: Config entry types and the JSON types their defaults must have.
+CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+}
+R_DEPENDENCY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9](?:\s*\((?:>=|>|==|<=|<)\s*[0-9][0-9.-]*\))?$")
+REQUIRED = ("name", "version", "author", "description", "language", "entry_point", "extension_points")
+OPTIONAL_STR = ("author_email", "category", "min_platform_version", "license", "homepage")
+KNOWN_FIELDS = frozenset(
+    REQUIRED + OPTIONAL_STR + ("tags", "dependencies", "permissions", "config")
+)
+
+
+def read_manifest(package_dir: Path) -> dict[str, Any]:
+    """Load and validate ``manifest.json`` of an extracted package; raise ``InvalidPackage``."""
+    path = package_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise InvalidPackage(
+            "The package has no manifest.json at its root.",
+            problems=["manifest.json: missing"],
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidPackage(
+            f"manifest.json is not valid JSON: {e}", problems=[f"manifest.json: {e}"]
+        ) from e
+    return validate_manifest(data, package_dir)
+
+
+def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, Any]:
+    """Return the manifest with defaults filled in, or raise ``InvalidPackage`` listing all problems."""
+    if not isinstance(data, dict):
+        raise InvalidPackage(
+            "manifest.json must hold a JSON object.", problems=["manifest: not an object"]
+        )
+    problems: list[str] = []
+    for field in REQUIRED:
+        if field not in data or data[field] in (None, "", []):
+            problems.append(f"{field}: this required field is missing or empty.")
+    for field in sorted(set(data) - KNOWN_FIELDS):
+        problems.append(f"{field}: unknown field (known: {', '.join(sorted(KNOWN_FIELDS))}).")
+    for field in ("author", "description") + OPTIONAL_STR:
+        if field in data and not isinstance(data[field], str):
+            problems.append(f"{field}: must be a string.")
+
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        if not NAME_RE.match(name):
+            problems.append(
+                f"name: {name!r} must match ^[a-z][a-z0-9_]{{1,63}}$ "
+                "(lowercase letter first, then lowercase letters, digits or underscores)."
+            )
+        elif name in RESERVED_NAMES:
+            problems.append(f"name: {name!r} is reserved by the API; choose another name.")
+    elif name not in (None, ""):
+        problems.append("name: must be a string.")
+
+    version = data.get("version")
+    if version not in (None, "") and not (isinstance(version, str) and SemVer.is_valid(version)):
+        problems.append(f"version: {version!r} is not a semantic version MAJOR.MINOR.PATCH.")
+
+    language = data.get("language")
+    if language not in (None, "") and language not in LANGUAGES:
+        problems.append(f"language: {language!r} must be one of: python, r.")
+
+    _check_entry_point(data, language, package_dir, problems)
+    _check_string_list(data, "extension_points", EXTENSION_POINT_NAMES, problems)
+    _check_string_list(data, "permissions", frozenset(PERMISSIONS), problems)
+    _check_string_list(data, "tags", None, problems)
+    _check_dependencies(data, language, problems)
+    _check_config(data, problems)
+
+    mpv = data.get("min_platform_version")
+    if isinstance(mpv, str) and mpv:
+        try:
+            if Version(mpv) > Version(PLATFORM_VERSION):
+                problems.append(
+                    f"min_platform_version: {mpv} is above this platform's version "
+                    f"{PLATFORM_VERSION}."
+                )
+        except InvalidVersion:
+            problems.append(f"min_platform_version: {mpv!r} is not a version.")
+
+    if problems:
+        raise InvalidPackage(
+            f"manifest.json has {len(problems)} problem(s): " + " ".join(problems),
+            problems=problems,
+        )
+    manifest = dict(data)
+    for field, default in (
+        ("tags", []),
+        ("dependencies", []),
+        ("permissions", []),
+        ("config", {}),
+        ("category", "analysis"),
+        ("author_email", ""),
+        ("min_platform_version", "1.0.0"),
+    ):
+        manifest.setdefault(field, default)
+    return manifest
+
+
+def _check_entry_point(
+    data: dict[str, Any], language: Any, package_dir: Path | None, problems: list[str]
+) -> None:
+    entry = data.get("entry_point")
+    if entry in (None, ""):
+        return
+    if not isinstance(entry, str):
+        problems.append("entry_point: must be a file name (string).")
+        return
+    if "/" in entry or "\\" in entry or entry.startswith("."):
+        problems.append(f"entry_point: {entry!r} must be a file at the package root.")
+        return
+    suffix = LANGUAGES.get(language) if isinstance(language, str) else None
+    if suffix and not entry.endswith(suffix):
+        problems.append(f"entry_point: {entry!r} must end with {suffix} for a {language} plugin.")
+    if package_dir is not None and not (package_dir / entry).is_file():
+        problems.append(f"entry_point: {entry!r} is not in the package.")
+
+
+def _check_string_list(
+    data: dict[str, Any], field: str, allowed: frozenset[str] | None, problems: list[str]
+) -> None:
+    value = data.get(field)
+    if value is None:
+        return
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(f"{field}: must be a list of strings.")
+        return
+    if allowed is not None:
+        unknown = [v for v in value if v not in allowed]
+        if unknown:
+            problems.append(
+                f"{field}: unknown value(s) {', '.join(map(repr, unknown))} "
+                f"(allowed: {', '.join(sorted(allowed))})."
+            )
+    if len(set(value)) != len(value):
+        problems.append(f"{field}: has duplicates.")
+
+
+def _check_dependencies(data: dict[str, Any], language: Any, problems: list[str]) -> None:
+    deps = data.get("dependencies")
+    if deps is None:
+        return
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        problems.append("dependencies: must be a list of requirement strings.")
+        return
+    for dep in deps:
+        if language == "r":
+            if not R_DEPENDENCY_RE.match(dep.strip()):
+                problems.append(
+                    f"dependencies: {dep!r} is not an R requirement ('pkg' or 'pkg (>= x.y)')."
+                )
+            continue
+        try:
+            req = Requirement(dep)
+        except InvalidRequirement as e:
+            problems.append(f"dependencies: {dep!r} is not a PEP 508 requirement ({e}).")
+            continue
+        if req.url:
+            problems.append(f"dependencies: {dep!r} points at a URL; only index packages are allowed.")
+
+
+def _check_config(data: dict[str, Any], problems: list[str]) -> None:
+    config = data.get("config")
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        problems.append("config: must be an object of {name: {type, default, description}}.")
+        return
+    for key, entry in config.items():
+        if not isinstance(entry, dict):
+            problems.append(f"config.{key}: must be an object with type, default and description.")
+            continue
+        kind = entry.get("type")
+        if kind not in CONFIG_TYPES:
+            problems.append(
+                f"config.{key}.type: {kind!r} must be one of: {', '.join(CONFIG_TYPES)}."
+            )
+            continue
+        if "default" not in entry:
+            problems.append(f"config.{key}.default: missing.")
+        elif not config_value_ok(kind, entry["default"]):
+            problems.append(f"config.{key}.default: {entry['default']!r} is not of type {kind}.")
+
+
+def config_value_ok(kind: str, value: Any) -> bool:
+    """Whether ``value`` is a valid JSON value of config type ``kind`` (bool is not a number)."""
+    if isinstance(value, bool) and kind != "boolean":
+        return False
+    return isinstance(value, CONFIG_TYPES[kind])

@@ -1,0 +1,547 @@
+"""The dependency stage: a plugin's declared requirements become a lock, then an image layer.
+
+Python requirements are resolved on the host, for the runner image's interpreter and platform
+(not the host's), by pip with ``--only-binary=:all:`` so that no package code (no ``setup.py``,
+no build backend) ever runs on the host; containers cannot reach an index, so the wheels are
+downloaded here into a shared cache, checked against the index's sha256, and later copied into a
+per-plugin image layered on the runner image. What the runner image already provides (numpy,
+pandas, pyarrow, ...) is neither downloaded nor reinstalled as long as the requirement accepts
+the provided version; transitive dependencies on those packages are pinned to the provided
+versions so the layer cannot break the image's compiled packages. R requirements are only
+checked against the R image's installed packages: R packages are not installed per plugin.
+
+The lock is plain JSON (stored with the plugin and shown in its details)::
+
+    {"language": "python", "declared": [...], "target": {...},
+     "base": [{"name", "version"}],                       # provided by the image, not reinstalled
+     "resolved": [{"name", "version", "sha256", "filename"}],  # wheels of the plugin's layer
+     "digest": "<sha256 of target + resolved>"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..errors import InvalidPackage, SandboxUnavailable
+
+#: Where a plugin image's wheels are unpacked; the image puts it first on ``PYTHONPATH`` so a
+#: plugin's newer version of a base package wins over the runner image's own.
+DEPS_DIR = "/opt/omniscope/deps"
+#: Repository of the per-plugin images; the tag is a hash of the runner image tag and the lock.
+PLUGIN_IMAGE_REPO = "omniscope-plugin"
+
+#: Packages every R installation has (they ship with R itself); their version is R's.
+R_BUILTIN_PACKAGES = frozenset(
+    {
+        "base", "compiler", "datasets", "graphics", "grDevices", "grid", "methods",
+        "parallel", "splines", "stats", "stats4", "tcltk", "tools", "utils",
+    }
+)  # fmt: skip
+
+_R_REQUIREMENT = re.compile(
+    r"^\s*(?P<name>[A-Za-z][A-Za-z0-9.]*)\s*"
+    r"(?:\(\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<version>[0-9]+(?:[.-][0-9]+)*)\s*\))?\s*$"
+)
+#: Error text kept from pip: enough to see the cause, not a wall of output.
+_MAX_MESSAGE_LINES = 30
+
+PackageVersions = Mapping[str, str] | Callable[[], Mapping[str, str]] | None
+
+
+def manylinux_platforms(arch: str, glibc: str) -> list[str]:
+    """Every manylinux platform tag a glibc ``glibc`` system on ``arch`` accepts, newest first.
+
+    pip's ``--platform`` takes exact tags, not "this glibc or older", so all are listed.
+    """
+    major, minor = (int(part) for part in glibc.split(".")[:2])
+    if major != 2:
+        raise ValueError(f"unsupported glibc version {glibc!r}")
+    tags = [f"manylinux_2_{m}_{arch}" for m in range(minor, 4, -1)]
+    legacy = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+    tags += [f"{name}_{arch}" for m, name in legacy.items() if m <= minor]
+    return tags
+
+
+class DependencyResolver:
+    """``DependencyStage`` that locks Python wheels for the runner image and checks R packages.
+
+    Parameters
+    ----------
+    wheel_cache:
+        Directory of downloaded wheels, shared by all plugins (file names are unique per
+        release on an index, and every file is checked against the lock's sha256 before use).
+    base_packages:
+        ``{name: version}`` of the Python runner image, or a callable returning it (called on
+        first need, so reading it from the image can wait until a plugin has dependencies).
+    r_packages:
+        ``{name: version}`` of the R runner image's installed packages, or a callable.
+    r_version:
+        R version of the R image, for ``R (>= x.y)`` and R's built-in packages.
+    python_version, glibc, arch:
+        The runner image's interpreter (``"3.13"``), C library and machine (default: this
+        host's, which is the containers' too).
+    pip_command:
+        How to run pip on the host (default: this interpreter's ``-m pip``).
+    timeout:
+        Seconds each pip call may take before the install is refused.
+    """
+
+    def __init__(
+        self,
+        *,
+        wheel_cache: str | os.PathLike[str],
+        base_packages: PackageVersions = None,
+        r_packages: PackageVersions = None,
+        r_version: str | None = None,
+        python_version: str = "3.13",
+        glibc: str = "2.41",
+        arch: str | None = None,
+        pip_command: Iterable[str] | None = None,
+        timeout: float = 600.0,
+        **settings: Any,
+    ) -> None:
+        self.wheel_cache = Path(wheel_cache)
+        self._base_packages = base_packages
+        self._r_packages = r_packages
+        self.r_version = r_version
+        self.python_version = python_version
+        self.glibc = glibc
+        self.arch = arch or platform.machine()
+        self.pip_command = list(pip_command or [sys.executable, "-m", "pip"])
+        self.timeout = timeout
+        self.settings = settings
+
+    # -- the stage -------------------------------------------------------------------------
+
+    def resolve(self, package_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Lock ``manifest['dependencies']`` for the plugin's language, or raise ``InvalidPackage``."""
+        declared = manifest.get("dependencies") or []
+        if not isinstance(declared, list) or not all(isinstance(d, str) for d in declared):
+            raise InvalidPackage("manifest 'dependencies' must be a list of strings")
+        if str(manifest.get("language", "python")).lower() == "r":
+            return self._check_r(declared)
+        return self._lock_python(declared)
+
+    # -- Python ----------------------------------------------------------------------------
+
+    @property
+    def target(self) -> dict[str, str]:
+        """The interpreter and platform the lock is for (part of its digest)."""
+        return {
+            "python": self.python_version,
+            "implementation": "cp",
+            "abi": "cp" + self.python_version.replace(".", ""),
+            "arch": self.arch,
+            "glibc": self.glibc,
+        }
+
+    def base_packages(self) -> dict[str, str]:
+        """The runner image's Python packages by canonical name."""
+        return {canonicalize_name(k): v for k, v in _materialize(self._base_packages).items()}
+
+    def _lock_python(self, declared: list[str]) -> dict[str, Any]:
+        requirements = [_parse_python_requirement(text) for text in declared]
+        environment = self._marker_environment()
+        base = self.base_packages()
+        provided: dict[str, str] = {}
+        wanted: list[Requirement] = []
+        for req in requirements:
+            if req.marker is not None and not req.marker.evaluate(environment):
+                continue
+            name = canonicalize_name(req.name)
+            version = base.get(name)
+            if version is not None and not req.extras and _accepts(req, version):
+                provided[name] = version
+            else:
+                wanted.append(req)
+        resolved: list[dict[str, str]] = []
+        if wanted:
+            overridden = {canonicalize_name(r.name) for r in wanted}
+            pins = {n: v for n, v in base.items() if n not in overridden}
+            for item in self._pip_resolve(wanted, pins):
+                name = canonicalize_name(item["name"])
+                if base.get(name) == item["version"] and name not in overridden:
+                    provided[name] = item["version"]
+                else:
+                    resolved.append(item)
+            self._fetch(resolved)
+        resolved.sort(key=lambda item: canonicalize_name(item["name"]))
+        target = self.target
+        return {
+            "language": "python",
+            "declared": declared,
+            "target": target,
+            "base": [{"name": n, "version": v} for n, v in sorted(provided.items())],
+            "resolved": resolved,
+            "digest": _digest({"target": target, "resolved": resolved}),
+        }
+
+    def _marker_environment(self) -> dict[str, str]:
+        """Environment markers of the runner image, so ``; python_version < '3.12'`` is judged
+        for the container's interpreter rather than the host's."""
+        env = dict(default_environment())
+        major_minor = ".".join(self.python_version.split(".")[:2])
+        env.update(
+            python_version=major_minor,
+            python_full_version=self.python_version if self.python_version.count(".") >= 2
+            else major_minor + ".0",
+            implementation_name="cpython",
+            platform_python_implementation="CPython",
+            sys_platform="linux",
+            platform_system="Linux",
+            os_name="posix",
+            platform_machine=self.arch,
+        )
+        return env
+
+    def _target_options(self) -> list[str]:
+        target = self.target
+        options = [
+            "--only-binary=:all:",
+            "--python-version", target["python"],
+            "--implementation", target["implementation"],
+            "--abi", target["abi"],
+        ]  # fmt: skip
+        for tag in manylinux_platforms(self.arch, self.glibc):
+            options += ["--platform", tag]
+        return options
+
+    def _pip_resolve(self, wanted: list[Requirement], pins: dict[str, str]) -> list[dict[str, str]]:
+        """Resolve ``wanted`` plus their dependencies without downloading more than metadata.
+
+        pip's dry run reads each release's metadata (PEP 658) and reports the chosen wheel's URL
+        and sha256; ``--target`` is only there because pip allows ``--platform`` with it alone.
+        """
+        with tempfile.TemporaryDirectory(prefix="omniscope-resolve-") as tmp:
+            constraints = Path(tmp, "constraints.txt")
+            constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())))
+            report = Path(tmp, "report.json")
+            self._pip(
+                "install", "--dry-run", "--ignore-installed", "--quiet",
+                "--target", str(Path(tmp, "target")), "--report", str(report),
+                "--constraint", str(constraints), *self._target_options(),
+                *[str(req) for req in wanted],
+            )  # fmt: skip
+            install = json.loads(report.read_text()).get("install", [])
+        items = []
+        for entry in install:
+            name, version = entry["metadata"]["name"], entry["metadata"]["version"]
+            info = entry.get("download_info") or {}
+            sha256 = ((info.get("archive_info") or {}).get("hashes") or {}).get("sha256")
+            filename = PurePosixPath(str(info.get("url", "")).split("#")[0]).name
+            if not sha256 or not filename.endswith(".whl"):
+                raise InvalidPackage(
+                    f"dependency {name}=={version} has no wheel with a sha256 on the index"
+                )
+            items.append({"name": name, "version": version, "sha256": sha256, "filename": filename})
+        return items
+
+    def _fetch(self, wheels: list[dict[str, str]]) -> None:
+        """Bring every wheel of the lock into the cache, verified; all or none of them."""
+        missing = [w for w in wheels if not _has_wheel(self.wheel_cache, w)]
+        if not missing:
+            return
+        self.wheel_cache.mkdir(parents=True, exist_ok=True)
+        # Downloads land beside the cache (same file system) and move in only once all are
+        # verified, so a failed install leaves no half-downloaded file behind.
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=self.wheel_cache) as tmp:
+            requirements = Path(tmp, "requirements.txt")
+            requirements.write_text(
+                "".join(f"{w['name']}=={w['version']} --hash=sha256:{w['sha256']}\n" for w in missing)
+            )
+            dest = Path(tmp, "wheels")
+            self._pip(
+                "download", "--no-deps", "--require-hashes", "--quiet", "--dest", str(dest),
+                *self._target_options(), "--requirement", str(requirements),
+            )  # fmt: skip
+            for wheel in missing:
+                if not _has_wheel(dest, wheel):
+                    raise InvalidPackage(
+                        f"downloaded wheel for {wheel['name']}=={wheel['version']} does not match "
+                        f"the resolved file {wheel['filename']} (sha256 {wheel['sha256']})"
+                    )
+            for wheel in missing:
+                os.replace(dest / wheel["filename"], self.wheel_cache / wheel["filename"])
+
+    def _pip(self, *args: str) -> None:
+        """Run pip; its failure refuses the install with pip's own explanation."""
+        env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+        try:
+            done = subprocess.run(
+                [*self.pip_command, *args, "--no-color"],
+                capture_output=True, text=True, timeout=self.timeout, env=env, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise InvalidPackage(
+                f"dependency resolution did not finish within {self.timeout:g} s"
+            ) from None
+        if done.returncode != 0:
+            detail = _pip_message(done.stderr or done.stdout)
+            raise InvalidPackage(f"dependencies cannot be resolved: {detail}", pip_output=detail)
+
+    # -- R ---------------------------------------------------------------------------------
+
+    def r_packages(self) -> dict[str, str]:
+        """The R image's packages, with R's built-in ones at R's version when it is known."""
+        packages = dict(_materialize(self._r_packages))
+        if self.r_version:
+            packages.setdefault("R", self.r_version)
+            for name in R_BUILTIN_PACKAGES:
+                packages.setdefault(name, self.r_version)
+        return packages
+
+    def _check_r(self, declared: list[str]) -> dict[str, Any]:
+        available = self.r_packages()
+        found: dict[str, str] = {}
+        problems: list[str] = []
+        for text in declared:
+            match = _R_REQUIREMENT.match(text)
+            if match is None:
+                raise InvalidPackage(
+                    f"R dependency {text!r} is not of the form 'pkg' or 'pkg (>= 1.2)'"
+                )
+            name, op, wanted = match["name"], match["op"], match["version"]
+            have = available.get(name)
+            if have is None and name in R_BUILTIN_PACKAGES and not op:
+                continue  # ships with every R; only a version bound needs R's version
+            if have is None:
+                problems.append(f"{name} (not installed)")
+            elif op and not _r_satisfies(have, op, wanted):
+                problems.append(f"{name} ({op} {wanted}; the image has {have})")
+            else:
+                found[name] = have
+        if problems:
+            raise InvalidPackage(
+                "R packages not available in the R runner image: " + ", ".join(problems),
+                missing=problems,
+            )
+        return {
+            "language": "r",
+            "declared": declared,
+            "target": {"r": self.r_version or "unknown"},
+            "base": [{"name": n, "version": v} for n, v in sorted(found.items())],
+            "resolved": [],
+            "digest": _digest({"r": self.r_version, "base": sorted(found.items())}),
+        }
+
+
+# -- the per-plugin image -------------------------------------------------------------------
+
+
+def plugin_image_tag(base_tag: str, lock: dict[str, Any]) -> str:
+    """Tag of the image for ``lock`` on ``base_tag``: equal inputs, equal tag, so it is reused."""
+    return f"{PLUGIN_IMAGE_REPO}:{_digest({'base': base_tag, 'lock': lock['digest']})[:24]}"
+
+
+def build_plugin_image(
+    client: Any,
+    base_tag: str,
+    lock: dict[str, Any],
+    wheel_dir: str | os.PathLike[str],
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """The image a plugin with ``lock`` runs in: ``base_tag`` itself, or a layer with its wheels.
+
+    The wheels are unpacked on the host into the build context (a wheel is a zip; unpacking runs
+    none of its code) and copied to ``DEPS_DIR``, first on ``PYTHONPATH``: the build needs no
+    pip, no network and no shell step in the image, and the layer holds the installed files
+    only. Files are byte-compiled in the image because the root is read-only at run time.
+    """
+    wheels = lock.get("resolved") or []
+    if not wheels:
+        return base_tag
+    import docker.errors  # the server has docker-py; a lock without wheels must not need it
+
+    say = progress or (lambda line: None)
+    tag = plugin_image_tag(base_tag, lock)
+    try:
+        try:
+            client.images.get(tag)
+            return tag
+        except docker.errors.ImageNotFound:
+            pass
+        user = (client.images.get(base_tag).attrs.get("Config") or {}).get("User") or ""
+        say(f"building {tag} on {base_tag} with {len(wheels)} wheel(s)")
+        with tempfile.TemporaryFile() as context:
+            _write_build_context(context, base_tag, user, wheels, Path(wheel_dir), lock["digest"])
+            context.seek(0)
+            for chunk in client.api.build(
+                fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
+                pull=False, network_mode="none", decode=True,
+            ):  # fmt: skip
+                if "error" in chunk:
+                    raise SandboxUnavailable(f"building the plugin image failed: {chunk['error']}")
+                line = str(chunk.get("stream", "")).strip()
+                if line:
+                    say(line)
+    except docker.errors.ImageNotFound as exc:
+        raise SandboxUnavailable(f"runner image {base_tag} is not built: {exc}") from exc
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"Docker engine error while building {tag}: {exc}") from exc
+    return tag
+
+
+def _write_build_context(
+    fileobj: IO[bytes],
+    base_tag: str,
+    user: str,
+    wheels: list[dict[str, str]],
+    wheel_dir: Path,
+    digest: str,
+) -> None:
+    lines = [
+        f"FROM {base_tag}",
+        "USER root",
+        f"COPY deps/ {DEPS_DIR}/",
+        f"RUN python3 -m compileall -q {DEPS_DIR} > /dev/null || true",
+        f"ENV PYTHONPATH={DEPS_DIR}",
+        f"LABEL org.omniscope.lock-digest={digest}",
+    ]
+    if user:
+        lines.append(f"USER {user}")
+    with tarfile.open(fileobj=fileobj, mode="w") as tar:
+        _add_bytes(tar, "Dockerfile", ("\n".join(lines) + "\n").encode())
+        seen: set[str] = set()
+        for wheel in wheels:
+            if not _has_wheel(wheel_dir, wheel):
+                raise InvalidPackage(
+                    f"wheel {wheel['filename']} is missing from {wheel_dir} or does not match "
+                    "the lock's sha256"
+                )
+            _unpack_wheel(tar, wheel_dir / wheel["filename"], seen)
+
+
+def _unpack_wheel(tar: tarfile.TarFile, wheel: Path, seen: set[str]) -> None:
+    """Add a wheel's installed layout under ``deps/`` (PEP 427: ``*.data/purelib|platlib`` go
+    to the top; scripts, headers and data are not needed to import the package)."""
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            parts = PurePosixPath(info.filename).parts
+            if info.filename.startswith("/") or ".." in parts or not parts:
+                raise InvalidPackage(f"wheel {wheel.name} has an unsafe path {info.filename!r}")
+            if parts[0].endswith(".data"):
+                if len(parts) < 3 or parts[1] not in {"purelib", "platlib"}:
+                    continue
+                parts = parts[2:]
+            path = "/".join(("deps", *parts))
+            if path in seen:
+                continue
+            seen.add(path)
+            for depth in range(2, len(parts) + 1):
+                directory = "/".join(("deps", *parts[: depth - 1]))
+                if directory not in seen:
+                    seen.add(directory)
+                    tar.addfile(_tarinfo(directory, tarfile.DIRTYPE, 0o755))
+            executable = (info.external_attr >> 16) & 0o111
+            member = _tarinfo(path, tarfile.REGTYPE, 0o755 if executable else 0o644)
+            member.size = info.file_size
+            with archive.open(info) as source:
+                tar.addfile(member, source)
+
+
+def _tarinfo(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.uid, info.gid = kind, mode, 0, 0
+    return info
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = _tarinfo(name, tarfile.REGTYPE, 0o644)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _materialize(packages: PackageVersions) -> Mapping[str, str]:
+    if packages is None:
+        return {}
+    return packages() if callable(packages) else packages
+
+
+def _parse_python_requirement(text: str) -> Requirement:
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise InvalidPackage(f"dependency {text!r} is not a valid requirement: {exc}") from None
+    if req.url:
+        # A URL would fetch whatever is there, bypassing the index's hashes and names.
+        raise InvalidPackage(f"dependency {text!r} is a direct URL; name a package on the index")
+    return req
+
+
+def _accepts(req: Requirement, version: str) -> bool:
+    try:
+        return req.specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def _r_version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.split(r"[.-]", version) if part.isdigit())
+
+
+def _r_satisfies(have: str, op: str, wanted: str) -> bool:
+    a, b = _r_version_key(have), _r_version_key(wanted)
+    return {
+        ">=": a >= b, "<=": a <= b, ">": a > b, "<": a < b, "==": a == b, "!=": a != b,
+    }[op]  # fmt: skip
+
+
+def _has_wheel(directory: Path, wheel: dict[str, str]) -> bool:
+    path = directory / wheel["filename"]
+    return path.is_file() and _sha256(path) == wheel["sha256"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def _pip_message(output: str) -> str:
+    """pip's explanation without its warnings about unrelated index locations."""
+    lines = [
+        line.rstrip()
+        for line in output.splitlines()
+        if line.strip() and not line.startswith(("WARNING:", "[notice]"))
+    ]
+    if len(lines) > _MAX_MESSAGE_LINES:
+        lines = lines[:_MAX_MESSAGE_LINES] + ["..."]
+    return "\n".join(lines) or "pip failed without a message"
+
+
+__all__ = [
+    "DEPS_DIR",
+    "DependencyResolver",
+    "build_plugin_image",
+    "manylinux_platforms",
+    "plugin_image_tag",
+]

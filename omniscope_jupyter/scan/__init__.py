@@ -1,0 +1,5 @@
+"""Install-time security scanning of plugin packages."""
+
+from .report import Finding, ScanReport
+
+__all__ = ["Finding", "ScanReport"]

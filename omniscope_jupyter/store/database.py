@@ -1,0 +1,77 @@
+"""Engine and sessions of the plugin store, and the on-disk layout beside it."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .orm import Base
+
+
+def make_engine(db_url: str) -> Engine:
+    """Create the engine; for SQLite turn on foreign keys, WAL and a busy timeout.
+
+    WAL lets the CLI and a running server share the database file; foreign keys make the
+    ``ON DELETE CASCADE`` of uninstall real on SQLite.
+    """
+    if db_url.startswith("sqlite"):
+        engine = create_engine(db_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+    else:
+        engine = create_engine(db_url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+class StoreLayout:
+    """Where a store keeps its files, and the lock that serialises changes to them.
+
+    ``versions/<name>/<version>`` holds installed files; ``staging/`` receives uploads and
+    extractions on the same filesystem so a finished version moves in with one ``os.replace``;
+    ``trash/`` receives what is being deleted, so a removal is a rename too.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.versions = data_dir / "versions"
+        self.staging = data_dir / "staging"
+        self.trash = data_dir / "trash"
+        for d in (self.data_dir, self.versions, self.staging, self.trash):
+            d.mkdir(parents=True, exist_ok=True)
+        self._thread_lock = threading.RLock()
+        self._lock_path = data_dir / ".lock"
+
+    def version_dir(self, name: str, version: str) -> Path:
+        return self.versions / name / version
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise store changes across threads and processes (server and CLI)."""
+        with self._thread_lock:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

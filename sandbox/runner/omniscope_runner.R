@@ -1,0 +1,46 @@
+# R half of the sandbox runner, sourced through rpy2 by omniscope_runner.py.
+# Finds the plugin's Reference Class generator (setRefClass with an `execute` method), builds
+# it with the fields it declares among plugin_id/config, calls $execute(input_data) and hands
+# back list(json = <result without a data frame, as JSON>, frame = <data.frame or NULL>).
+
+.omniscope_find_generator <- function(env) {
+  for (name in ls(env, all.names = FALSE)) {
+    obj <- get(name, envir = env)
+    if (methods::is(obj, "refObjectGenerator") && "execute" %in% obj$methods()) {
+      return(obj)
+    }
+  }
+  stop("the entry file defines no setRefClass generator with an execute method")
+}
+
+.omniscope_run <- function(entry, plugin_id, config_json, input_json, data, data_in_json) {
+  env <- new.env(parent = globalenv())
+  sys.source(entry, envir = env, chdir = TRUE)
+  generator <- .omniscope_find_generator(env)
+  config <- jsonlite::fromJSON(config_json, simplifyVector = TRUE,
+                               simplifyDataFrame = FALSE, simplifyMatrix = FALSE)
+  input_data <- jsonlite::fromJSON(input_json, simplifyVector = TRUE,
+                                   simplifyDataFrame = FALSE, simplifyMatrix = FALSE)
+  if (!data_in_json) input_data["data"] <- list(data)
+  fields <- names(generator$fields())
+  args <- list()
+  if ("plugin_id" %in% fields) args$plugin_id <- plugin_id
+  if ("config" %in% fields) args$config <- config
+  plugin <- do.call(generator$new, args)
+  result <- plugin$execute(input_data)
+  if (!is.list(result) || is.data.frame(result)) {
+    return(list(json = as.character(jsonlite::toJSON(list(.omniscope_invalid = class(result)[1]),
+                                                     auto_unbox = TRUE)),
+                frame = NULL))
+  }
+  frame <- NULL
+  out <- result
+  if (is.matrix(result$data)) result$data <- as.data.frame(result$data)
+  if (is.data.frame(result$data)) {
+    frame <- result$data
+    out["data"] <- NULL
+  }
+  json <- jsonlite::toJSON(out, auto_unbox = TRUE, null = "null", na = "null",
+                           digits = NA, force = TRUE, dataframe = "columns")
+  list(json = as.character(json), frame = frame)
+}

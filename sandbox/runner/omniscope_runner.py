@@ -1,0 +1,217 @@
+"""Sandbox runner: runs one plugin job inside the container and writes its result.
+
+Protocol (the host side is ``omniscope_jupyter/sandbox/runner.py``):
+
+* The container starts with this script and no job. The plugin's files are mounted read-only
+  at ``/plugin``, the job directory read-only at ``/job``, the output directory at ``/out``.
+  Because the job arrives after start, a pool can start containers ahead of demand.
+* The runner waits for ``/job/ready``, then reads ``/job/job.json`` (plugin id, language, entry
+  point, config, parameters, extension point, how data travels) and ``/job/input.arrow``.
+* It loads the plugin (Python class with ``execute``; R Reference Class through rpy2), calls
+  ``execute(input_data)`` and writes ``/out/data.arrow`` when the result's ``data`` is a frame,
+  then ``/out/result.json`` last, so a present ``result.json`` means the run is complete.
+
+Only JSON and Arrow leave the container; the host validates both and never executes them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import transfer  # noqa: E402  (copied beside this script from omniscope_jupyter/sandbox)
+
+JOB = Path(os.environ.get("OMNISCOPE_JOB_DIR", "/job"))
+OUT = Path(os.environ.get("OMNISCOPE_OUT_DIR", "/out"))
+PLUGIN = Path(os.environ.get("OMNISCOPE_PLUGIN_DIR", "/plugin"))
+R_HELPERS = Path(__file__).with_name("omniscope_runner.R")
+
+
+class PluginContractError(Exception):
+    """The plugin does not have the shape the spec asks for."""
+
+
+def wait_for_job(poll: float = 0.02) -> dict[str, Any]:
+    """Block until the host has written the job, then return it."""
+    ready = JOB / "ready"
+    while not ready.exists():
+        time.sleep(poll)
+    return json.loads((JOB / "job.json").read_text(encoding="utf-8"))
+
+
+def load_input(job: dict[str, Any]) -> Any:
+    """The ``data`` the plugin receives: a DataFrame, plain JSON, or None when withheld."""
+    kind = job.get("data_kind")
+    if kind == "frame":
+        return transfer.ipc_to_frame((JOB / "input.arrow").read_bytes())
+    if kind == "json":
+        return job.get("data")
+    return None
+
+
+def entry_path(job: dict[str, Any]) -> Path:
+    """The entry file, refusing anything outside the plugin directory."""
+    path = (PLUGIN / job["entry_point"]).resolve()
+    if PLUGIN.resolve() not in path.parents or not path.is_file():
+        raise PluginContractError(f"entry point {job['entry_point']!r} is not a file of the plugin")
+    return path
+
+
+def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
+    """Import the entry module, find the plugin class, construct it with ``context``, execute."""
+    path = entry_path(job)
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location("omniscope_plugin_entry", path)
+    if spec is None or spec.loader is None:
+        raise PluginContractError(f"cannot import {path.name}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    classes = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and obj.__module__ == module.__name__ and callable(getattr(obj, "execute", None))
+    ]
+    context = {
+        "plugin_id": job["plugin_id"],
+        "version": job.get("version"),
+        "config": job.get("config", {}),
+        "parameters": job.get("parameters", {}),
+        "extension_point": job.get("extension_point"),
+        "permissions": job.get("permissions", []),
+    }
+    if classes:
+        cls = classes[0]
+        init_params = [
+            p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
+        ]
+        instance = cls(context) if init_params else cls()
+        for name in ("plugin_id", "config", "context"):
+            if not hasattr(instance, name):
+                setattr(instance, name, context[name] if name != "context" else context)
+        try:
+            return instance.execute(input_data)
+        finally:
+            cleanup = getattr(instance, "cleanup", None)
+            if callable(cleanup):
+                cleanup()
+    function = getattr(module, "execute", None)
+    if callable(function):
+        return function(input_data)
+    raise PluginContractError(f"{path.name} defines no class with an execute method")
+
+
+def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
+    """Source the entry file through rpy2 and call the Reference Class' ``$execute``."""
+    import rpy2.robjects as ro
+    import rpy2_frames  # noqa: PLC0415  (beside this script)
+
+    ro.r["source"](str(R_HELPERS))
+    frame = input_data.get("data")
+    r_data = rpy2_frames.frame_to_r(frame) if isinstance(frame, pd.DataFrame) else ro.NULL
+    rest = {k: v for k, v in input_data.items() if k != "data"}
+    if frame is not None and not isinstance(frame, pd.DataFrame):
+        rest["data"] = frame
+    outcome = ro.globalenv[".omniscope_run"](
+        str(entry_path(job)),
+        job["plugin_id"],
+        json.dumps(job.get("config", {})),
+        json.dumps(rest),
+        r_data,
+        not isinstance(frame, pd.DataFrame) and frame is not None,
+    )
+    # ``.omniscope_run`` answers list(json = <result without a frame>, frame = <data.frame|NULL>).
+    result = json.loads(outcome.rx2("json")[0])
+    if isinstance(result, dict) and ".omniscope_invalid" in result:
+        raise PluginContractError(
+            "execute must return a list(data, metadata, logs, warnings, errors), "
+            f"not a {result['.omniscope_invalid']}"
+        )
+    r_frame = outcome.rx2("frame")
+    if r_frame is not ro.NULL:
+        if not isinstance(result, dict):
+            result = {}
+        result["data"] = rpy2_frames.frame_from_r(r_frame)
+    elif isinstance(result, dict) and "metadata" in result and result["metadata"] == []:
+        result["metadata"] = {}  # jsonlite writes an empty named list as []
+    return result
+
+
+def write_result(payload: dict[str, Any]) -> None:
+    """Write ``result.json`` atomically; its presence tells the host the run finished."""
+    tmp = OUT / ".result.json.tmp"
+    tmp.write_text(json.dumps(payload, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, OUT / "result.json")
+
+
+def encode_result(result: Any) -> dict[str, Any]:
+    """Split a plugin's result into JSON plus, when ``data`` is a frame, ``data.arrow``."""
+    if not isinstance(result, dict):
+        return {"kind": "invalid", "type": type(result).__name__}
+    body = dict(result)
+    data = body.pop("data", None)
+    data_kind = "none" if "data" not in result else "json"
+    if isinstance(data, pd.DataFrame):
+        (OUT / "data.arrow").write_bytes(transfer.frame_to_ipc(data))
+        data_kind, data = "frame", None
+    return {
+        "kind": "dict",
+        "data_kind": data_kind,
+        "data": transfer.to_jsonable(data),
+        "body": transfer.to_jsonable(body),
+    }
+
+
+def peak_memory() -> int:
+    """Peak resident memory of this process and its children, in bytes."""
+    usage = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return usage * 1024
+
+
+def main() -> int:
+    job = wait_for_job()
+    started = time.monotonic()
+    try:
+        input_data = {
+            "data": load_input(job),
+            "parameters": job.get("parameters", {}),
+            "config": job.get("config", {}),
+            "extension_point": job.get("extension_point"),
+        }
+        if job.get("language") == "r":
+            result = run_r(job, input_data)
+        else:
+            result = run_python(job, input_data)
+        payload = {"status": "succeeded", "result": encode_result(result)}
+    except BaseException as exc:  # noqa: BLE001 - every plugin failure is reported, never raised
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        payload = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=20),
+        }
+    payload["runner_seconds"] = round(time.monotonic() - started, 4)
+    payload["peak_memory_bytes"] = peak_memory()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    write_result(payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
