@@ -21,19 +21,18 @@ The lock is plain JSON (stored with the plugin and shown in its details)::
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
@@ -92,9 +91,11 @@ class DependencyResolver:
         ``{name: version}`` of the Python runner image, or a callable returning it (called on
         first need, so reading it from the image can wait until a plugin has dependencies).
     r_packages:
-        ``{name: version}`` of the R runner image's installed packages, or a callable.
+        ``{name: version}`` of the R runner image's installed packages (key ``"R"``: R's own
+        version), or a callable.
     r_version:
-        R version of the R image, for ``R (>= x.y)`` and R's built-in packages.
+        R version of the R image when ``r_packages`` lacks ``"R"``: for ``R (>= x.y)`` and
+        the version of R's built-in packages.
     python_version, glibc, arch:
         The runner image's interpreter (``"3.13"``), C library and machine (default: this
         host's, which is the containers' too).
@@ -199,10 +200,10 @@ class DependencyResolver:
         for the container's interpreter rather than the host's."""
         env = dict(default_environment())
         major_minor = ".".join(self.python_version.split(".")[:2])
+        full = self.python_version if self.python_version.count(".") >= 2 else major_minor + ".0"
         env.update(
             python_version=major_minor,
-            python_full_version=self.python_version if self.python_version.count(".") >= 2
-            else major_minor + ".0",
+            python_full_version=full,
             implementation_name="cpython",
             platform_python_implementation="CPython",
             sys_platform="linux",
@@ -265,7 +266,9 @@ class DependencyResolver:
         with tempfile.TemporaryDirectory(prefix=".download-", dir=self.wheel_cache) as tmp:
             requirements = Path(tmp, "requirements.txt")
             requirements.write_text(
-                "".join(f"{w['name']}=={w['version']} --hash=sha256:{w['sha256']}\n" for w in missing)
+                "".join(
+                    f"{w['name']}=={w['version']} --hash=sha256:{w['sha256']}\n" for w in missing
+                )
             )
             dest = Path(tmp, "wheels")
             self._pip(
@@ -300,12 +303,13 @@ class DependencyResolver:
     # -- R ---------------------------------------------------------------------------------
 
     def r_packages(self) -> dict[str, str]:
-        """The R image's packages, with R's built-in ones at R's version when it is known."""
+        """The R image's packages, plus ``R`` itself and its built-in packages at R's version."""
         packages = dict(_materialize(self._r_packages))
-        if self.r_version:
-            packages.setdefault("R", self.r_version)
+        r_version = self.r_version or packages.get("R")
+        if r_version:
+            packages["R"] = r_version
             for name in R_BUILTIN_PACKAGES:
-                packages.setdefault(name, self.r_version)
+                packages.setdefault(name, r_version)
         return packages
 
     def _check_r(self, declared: list[str]) -> dict[str, Any]:
@@ -336,10 +340,10 @@ class DependencyResolver:
         return {
             "language": "r",
             "declared": declared,
-            "target": {"r": self.r_version or "unknown"},
+            "target": {"r": available.get("R", "unknown")},
             "base": [{"name": n, "version": v} for n, v in sorted(found.items())],
             "resolved": [],
-            "digest": _digest({"r": self.r_version, "base": sorted(found.items())}),
+            "digest": _digest({"r": available.get("R"), "base": sorted(found.items())}),
         }
 
 
@@ -362,51 +366,47 @@ def build_plugin_image(
 
     The wheels are unpacked on the host into the build context (a wheel is a zip; unpacking runs
     none of its code) and copied to ``DEPS_DIR``, first on ``PYTHONPATH``: the build needs no
-    pip, no network and no shell step in the image, and the layer holds the installed files
-    only. Files are byte-compiled in the image because the root is read-only at run time.
+    pip and no network, and the layer holds the installed files only. They are byte-compiled in
+    the image because its root is read-only at run time. An existing image is reused as is.
     """
     wheels = lock.get("resolved") or []
     if not wheels:
         return base_tag
-    import docker.errors  # the server has docker-py; a lock without wheels must not need it
+    # Imported here: resolving a lock must not need the Docker SDK, only building does.
+    import docker.errors
+    import requests.exceptions
+
+    from .images import _docker_build, _present
 
     say = progress or (lambda line: None)
     tag = plugin_image_tag(base_tag, lock)
     try:
-        try:
-            client.images.get(tag)
+        if _present(client, tag):
             return tag
-        except docker.errors.ImageNotFound:
-            pass
         user = (client.images.get(base_tag).attrs.get("Config") or {}).get("User") or ""
         say(f"building {tag} on {base_tag} with {len(wheels)} wheel(s)")
-        with tempfile.TemporaryFile() as context:
-            _write_build_context(context, base_tag, user, wheels, Path(wheel_dir), lock["digest"])
-            context.seek(0)
-            for chunk in client.api.build(
-                fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
-                pull=False, network_mode="none", decode=True,
-            ):  # fmt: skip
-                if "error" in chunk:
-                    raise SandboxUnavailable(f"building the plugin image failed: {chunk['error']}")
-                line = str(chunk.get("stream", "")).strip()
-                if line:
-                    say(line)
+        with tempfile.TemporaryDirectory(prefix="omniscope-plugin-build-") as tmp:
+            context = Path(tmp)
+            (context / "Dockerfile").write_text(_dockerfile(base_tag, user, lock["digest"]))
+            deps = context / "deps"
+            deps.mkdir(mode=0o755)
+            deps.chmod(0o755)  # the umask must not make the layer unreadable for user 65534
+            for wheel in wheels:
+                if not _has_wheel(Path(wheel_dir), wheel):
+                    raise InvalidPackage(
+                        f"wheel {wheel['filename']} is missing from {wheel_dir} or does not "
+                        "match the lock's sha256"
+                    )
+                _unpack_wheel(Path(wheel_dir) / wheel["filename"], deps)
+            _docker_build(client, context, tag, {}, say, pull=False)
     except docker.errors.ImageNotFound as exc:
         raise SandboxUnavailable(f"runner image {base_tag} is not built: {exc}") from exc
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise SandboxUnavailable(f"Docker engine error while building {tag}: {exc}") from exc
     return tag
 
 
-def _write_build_context(
-    fileobj: IO[bytes],
-    base_tag: str,
-    user: str,
-    wheels: list[dict[str, str]],
-    wheel_dir: Path,
-    digest: str,
-) -> None:
+def _dockerfile(base_tag: str, user: str, digest: str) -> str:
     lines = [
         f"FROM {base_tag}",
         "USER root",
@@ -417,58 +417,79 @@ def _write_build_context(
     ]
     if user:
         lines.append(f"USER {user}")
-    with tarfile.open(fileobj=fileobj, mode="w") as tar:
-        _add_bytes(tar, "Dockerfile", ("\n".join(lines) + "\n").encode())
-        seen: set[str] = set()
-        for wheel in wheels:
-            if not _has_wheel(wheel_dir, wheel):
-                raise InvalidPackage(
-                    f"wheel {wheel['filename']} is missing from {wheel_dir} or does not match "
-                    "the lock's sha256"
-                )
-            _unpack_wheel(tar, wheel_dir / wheel["filename"], seen)
+    return "\n".join(lines) + "\n"
 
 
-def _unpack_wheel(tar: tarfile.TarFile, wheel: Path, seen: set[str]) -> None:
-    """Add a wheel's installed layout under ``deps/`` (PEP 427: ``*.data/purelib|platlib`` go
-    to the top; scripts, headers and data are not needed to import the package)."""
+def _unpack_wheel(wheel: Path, target: Path) -> None:
+    """Install a wheel's importable files into ``target`` (PEP 427: ``*.data/purelib|platlib``
+    go to the top; scripts, headers and data files are not needed to import the package)."""
     with zipfile.ZipFile(wheel) as archive:
         for info in archive.infolist():
-            if info.is_dir():
-                continue
             parts = PurePosixPath(info.filename).parts
-            if info.filename.startswith("/") or ".." in parts or not parts:
+            if info.is_dir() or not parts:
+                continue
+            if info.filename.startswith("/") or ".." in parts:
                 raise InvalidPackage(f"wheel {wheel.name} has an unsafe path {info.filename!r}")
             if parts[0].endswith(".data"):
                 if len(parts) < 3 or parts[1] not in {"purelib", "platlib"}:
                     continue
                 parts = parts[2:]
-            path = "/".join(("deps", *parts))
-            if path in seen:
-                continue
-            seen.add(path)
-            for depth in range(2, len(parts) + 1):
-                directory = "/".join(("deps", *parts[: depth - 1]))
-                if directory not in seen:
-                    seen.add(directory)
-                    tar.addfile(_tarinfo(directory, tarfile.DIRTYPE, 0o755))
-            executable = (info.external_attr >> 16) & 0o111
-            member = _tarinfo(path, tarfile.REGTYPE, 0o755 if executable else 0o644)
-            member.size = info.file_size
-            with archive.open(info) as source:
-                tar.addfile(member, source)
+            path = target.joinpath(*parts)
+            if path.exists():
+                continue  # two wheels shipping one file (namespace package): keep the first
+            for parent in reversed(path.relative_to(target).parents[:-1]):
+                (target / parent).mkdir(exist_ok=True)
+                (target / parent).chmod(0o755)
+            with archive.open(info) as source, path.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+            path.chmod(0o755 if (info.external_attr >> 16) & 0o111 else 0o644)
 
 
-def _tarinfo(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode, info.uid, info.gid = kind, mode, 0, 0
-    return info
+#: Run inside a runner image by ``probe_runner_image``: what the dependency stage must know.
+_PROBE = """
+import importlib.metadata, json, platform, shutil, subprocess, sys
+python = {}
+for dist in importlib.metadata.distributions():
+    name = dist.metadata["Name"]
+    if name and name not in python:  # the first on sys.path is the one imported
+        python[name] = dist.version
+r = {}
+if shutil.which("Rscript"):
+    code = ("ip <- installed.packages()[, c('Package', 'Version'), drop = FALSE];"
+            "v <- as.list(ip[!duplicated(ip[, 'Package']), 'Version']);"
+            "names(v) <- ip[!duplicated(ip[, 'Package']), 'Package'];"
+            "v$R <- paste(R.version$major, R.version$minor, sep = '.');"
+            "cat(jsonlite::toJSON(v, auto_unbox = TRUE))")
+    r = json.loads(subprocess.run(["Rscript", "-e", code], capture_output=True, text=True,
+                                  check=True).stdout)
+print(json.dumps({
+    "python_version": "%d.%d" % sys.version_info[:2],
+    "glibc": platform.libc_ver()[1],
+    "arch": platform.machine(),
+    "python_packages": python,
+    "r_packages": r,
+}))
+"""
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = _tarinfo(name, tarfile.REGTYPE, 0o644)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
+def probe_runner_image(client: Any, tag: str) -> dict[str, Any]:
+    """What a runner image provides: its Python version, glibc and machine, and its installed
+    Python and R packages (``r_packages["R"]`` is R's version), for ``DependencyResolver``.
+
+    Runs our own image (not plugin code) once, without network; callers cache the answer per tag.
+    """
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        output = client.containers.run(
+            tag, ["python3", "-c", _PROBE], network_mode="none", user="65534:65534",
+            environment={"HOME": "/tmp"}, remove=True, stdout=True, stderr=False,
+        )  # fmt: skip
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise SandboxUnavailable(f"cannot read the packages of {tag}: {exc}") from exc
+    facts: dict[str, Any] = json.loads(output.decode())
+    return facts
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -544,4 +565,5 @@ __all__ = [
     "build_plugin_image",
     "manylinux_platforms",
     "plugin_image_tag",
+    "probe_runner_image",
 ]

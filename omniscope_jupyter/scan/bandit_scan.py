@@ -12,10 +12,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import bandit
-from bandit.core import config as b_config
-from bandit.core import docs_utils
-from bandit.core import manager as b_manager
+with warnings.catch_warnings():
+    # Bandit's plugin loader (stevedore) warns about its own deprecated arguments at import.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import bandit
+    from bandit.core import config as b_config
+    from bandit.core import docs_utils
+    from bandit.core import manager as b_manager
 
 from .report import Finding
 from .rules import BANDIT_SEVERITY_OVERRIDES, finding

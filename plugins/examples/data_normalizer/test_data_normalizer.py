@@ -9,16 +9,17 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # keep __pycache__ out of the plugin folder (and its tarball)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pandas as pd  # noqa: E402
-
-from data_normalizer import DataNormalizer  # noqa: E402
+import pandas as pd
+from data_normalizer import DataNormalizer
 
 ROWS = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
 
 
 def run(data, **parameters):
     plugin = DataNormalizer({"plugin_id": "data_normalizer", "config": {"method": "zscore"}})
-    return plugin.execute({"data": data, "parameters": parameters, "extension_point": "preprocessing"})
+    return plugin.execute(
+        {"data": data, "parameters": parameters, "extension_point": "preprocessing"}
+    )
 
 
 class DataNormalizerTest(unittest.TestCase):

@@ -8,9 +8,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # keep __pycache__ out of the plugin folder (and its tarball)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pandas as pd  # noqa: E402
-
-from outlier_detector import OutlierDetector  # noqa: E402
+import pandas as pd
+from outlier_detector import OutlierDetector
 
 VALUES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 100]
 
@@ -24,13 +23,16 @@ class OutlierDetectorTest(unittest.TestCase):
     def test_iqr_fences(self):
         result = run(pd.DataFrame({"x": VALUES, "tag": list("abcdefghij")}))
         self.assertEqual(result["data"]["is_outlier"].tolist(), [False] * 9 + [True])
-        self.assertEqual(result["metadata"]["columns"]["x"],
-                         {"lower": -3.5, "upper": 14.5, "outliers": 1})
+        self.assertEqual(
+            result["metadata"]["columns"]["x"], {"lower": -3.5, "upper": 14.5, "outliers": 1}
+        )
         self.assertEqual(result["data"]["tag"].tolist(), list("abcdefghij"))
 
     def test_zscore_threshold(self):
         self.assertEqual(run({"x": VALUES}, method="zscore")["metadata"]["outlier_rows"], [])
-        self.assertEqual(run({"x": VALUES}, method="zscore", threshold=2)["metadata"]["outlier_rows"], [9])
+        self.assertEqual(
+            run({"x": VALUES}, method="zscore", threshold=2)["metadata"]["outlier_rows"], [9]
+        )
 
     def test_unknown_column_is_refused(self):
         with self.assertRaisesRegex(ValueError, "not numeric"):

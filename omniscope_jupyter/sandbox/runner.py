@@ -1,0 +1,401 @@
+"""SandboxRunner: one plugin run in one hardened container, start to removal (blocking).
+
+The container starts with no job; the runner then writes the job into the run's job directory,
+waits (bounded by the wall-clock timeout), reads back only ``result.json`` and ``data.arrow``
+(regular files, no symlinks, size-capped), and removes the container whatever happened.
+Everything here blocks; :mod:`omniscope_jupyter.executions` calls it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pandas as pd
+import requests
+
+from ..errors import SandboxUnavailable
+from . import container as ctr
+from .images import Progress, ensure_images
+from .settings import SandboxSettings
+from .transfer import TransferError, frame_to_ipc, ipc_to_frame
+
+log = logging.getLogger(__name__)
+
+#: Final statuses of a run.
+STATUSES = ("succeeded", "failed", "timeout", "oom", "cancelled")
+RESULT_KEYS = ("data", "metadata", "logs", "warnings", "errors")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything one run needs; built by the execution service from a plugin and a request."""
+
+    execution_id: str
+    plugin_id: str
+    version: str
+    language: str
+    entry_point: str
+    plugin_dir: Path
+    permissions: frozenset[str]
+    config: dict[str, Any]
+    parameters: dict[str, Any]
+    extension_point: str
+    #: A DataFrame, plain JSON (for non-tabular input), or None when there is none/withheld.
+    data: Any
+    timeout: float
+    #: A per-plugin image (dependencies layered on the runner image); None: the runner image.
+    image: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    """What came back: the spec's result fields (``data`` a DataFrame or JSON) and run facts."""
+
+    status: str
+    data: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    logs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    peak_memory_bytes: int | None = None
+    duration_ms: float = 0.0
+    exit_code: int | None = None
+
+
+class OutputRefused(Exception):
+    """A file in the output directory is not a plain, small enough regular file."""
+
+
+def read_output(dir_fd: int, name: str, cap: int) -> bytes | None:
+    """Read ``name`` from the output directory without following links; None when absent."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputRefused(f"{name} is a symbolic link; not followed") from exc
+        raise OutputRefused(f"{name} cannot be opened: {exc.strerror}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputRefused(f"{name} is not a regular file")
+        if info.st_size > cap:
+            raise OutputRefused(f"{name} is {info.st_size} bytes, above the {cap}-byte cap")
+        chunks, total = [], 0
+        while total <= cap:
+            chunk = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > cap:
+            raise OutputRefused(f"{name} grew above the {cap}-byte cap")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def cap_text(raw: bytes, cap: int) -> str:
+    """Decode captured output, keeping its first ``cap`` bytes and saying when it was cut."""
+    if len(raw) <= cap:
+        return raw.decode("utf-8", errors="replace")
+    return raw[:cap].decode("utf-8", errors="replace") + f"\n[output truncated at {cap} bytes]"
+
+
+class SandboxRunner:
+    """Runs plugins in containers; thread-safe, one container per run, cancellable by id."""
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        *,
+        client_factory: Callable[[], docker.DockerClient] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.settings = settings or SandboxSettings()
+        self._client_factory = client_factory or (lambda: ctr.docker_client())
+        self._progress = progress or (lambda line: log.info("sandbox build: %s", line))
+        self._client: docker.DockerClient | None = None
+        self._images: dict[str, str] | None = None
+        self._lock = threading.Lock()
+        self._active: dict[str, Any] = {}
+        self._cancelled: set[str] = set()
+
+    # -- engine and images -------------------------------------------------------------------
+
+    def client(self) -> docker.DockerClient:
+        """The Docker client, (re)connected on demand; raises ``SandboxUnavailable``."""
+        client = self._client
+        if client is not None:
+            try:
+                client.ping()
+                return client
+            except (docker.errors.DockerException, requests.RequestException, OSError):
+                self._client = None
+        self._client = self._client_factory()
+        return self._client
+
+    def images(self) -> dict[str, str]:
+        """``{language: tag}`` of the runner images, built on first need."""
+        if self._images is None:
+            self._images = ensure_images(self.client(), self._progress, self.settings)
+        return self._images
+
+    def reap(self) -> int:
+        """Remove every leftover container of this server (startup/shutdown)."""
+        try:
+            return ctr.reap(self.client(), owner=self.settings.owner)
+        except SandboxUnavailable:
+            return 0
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def cancel(self, execution_id: str) -> bool:
+        """Kill the run's container; the run then ends as ``cancelled``. False if not running."""
+        with self._lock:
+            self._cancelled.add(execution_id)
+            container = self._active.get(execution_id)
+        if container is None:
+            return False
+        try:
+            container.kill()
+        except docker.errors.APIError:
+            pass  # already exited: the run finishes on its own and reports cancelled
+        return True
+
+    def run(self, request: RunRequest) -> RunOutcome:
+        """Run one job to completion (or timeout/oom/cancel) and return its outcome."""
+        client = self.client()
+        image = request.image or self.images().get(request.language)
+        if image is None:
+            raise SandboxUnavailable(f"no runner image for language {request.language!r}")
+        run_dir = self.settings.work_dir / request.execution_id
+        started = time.monotonic()
+        container = None
+        try:
+            mounts = self._prepare_dirs(run_dir, request.plugin_dir)
+            options = ctr.container_options(
+                execution_id=request.execution_id,
+                plugin_id=request.plugin_id,
+                image=image,
+                permissions=request.permissions,
+                mounts=mounts,
+                settings=self.settings,
+            )
+            try:
+                container = client.containers.create(**options)
+            except docker.errors.ImageNotFound as exc:
+                self._images = None
+                raise SandboxUnavailable(f"runner image {image} is missing: {exc}") from exc
+            with self._lock:
+                self._active[request.execution_id] = container
+                cancelled = request.execution_id in self._cancelled
+            if cancelled:
+                return RunOutcome(status="cancelled", errors=["cancelled before start"])
+            container.start()
+            started = time.monotonic()
+            self._write_job(mounts.job_dir, request)
+            exit_code, timed_out = self._wait(container, request.timeout, started)
+            outcome = self._collect(container, mounts.out_dir, request, exit_code, timed_out)
+        except (docker.errors.APIError, requests.RequestException) as exc:
+            raise SandboxUnavailable(f"the Docker engine failed during the run: {exc}") from exc
+        finally:
+            with self._lock:
+                self._active.pop(request.execution_id, None)
+                self._cancelled.discard(request.execution_id)
+            if container is not None:
+                ctr.remove_quietly(container)
+            try:
+                ctr.reap(client, execution_id=request.execution_id)
+            except Exception:  # noqa: BLE001 - reaping is best effort, startup reaps again
+                log.exception("reaping run %s failed", request.execution_id)
+            shutil.rmtree(run_dir, ignore_errors=True)
+        outcome.duration_ms = round((time.monotonic() - started) * 1000, 1)
+        return outcome
+
+    def _prepare_dirs(self, run_dir: Path, plugin_dir: Path) -> ctr.Mounts:
+        if not plugin_dir.is_dir():
+            raise SandboxUnavailable(f"the plugin's files are missing at {plugin_dir}")
+        job_dir, out_dir = run_dir / "job", run_dir / "out"
+        self.settings.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run_dir.mkdir(mode=0o700)
+        job_dir.mkdir(mode=0o755)
+        out_dir.mkdir(mode=0o700)
+        try:
+            os.chown(out_dir, 65534, 65534)  # the container's user must write its results
+        except PermissionError:
+            os.chmod(out_dir, 0o777)  # noqa: S103 - not root: only a world-writable dir works
+        return ctr.Mounts(plugin_dir=plugin_dir.resolve(), job_dir=job_dir, out_dir=out_dir)
+
+    def _write_job(self, job_dir: Path, request: RunRequest) -> None:
+        job: dict[str, Any] = {
+            "plugin_id": request.plugin_id,
+            "version": request.version,
+            "language": request.language,
+            "entry_point": request.entry_point,
+            "config": request.config,
+            "parameters": request.parameters,
+            "extension_point": request.extension_point,
+            "permissions": sorted(request.permissions),
+        }
+        if isinstance(request.data, pd.DataFrame):
+            (job_dir / "input.arrow").write_bytes(frame_to_ipc(request.data))
+            job["data_kind"] = "frame"
+        elif request.data is not None:
+            job["data_kind"], job["data"] = "json", request.data
+        else:
+            job["data_kind"] = "none"
+        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        (job_dir / "ready").touch()  # last: the runner starts reading only once this exists
+
+    def _wait(self, container: Any, timeout: float, started: float) -> tuple[int | None, bool]:
+        remaining = max(0.5, timeout - (time.monotonic() - started))
+        try:
+            answer = container.wait(timeout=remaining)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            try:
+                container.kill()
+            except docker.errors.APIError:
+                pass
+            return None, True
+        return int(answer.get("StatusCode", -1)), False
+
+    def _collect(
+        self, container: Any, out_dir: Path, request: RunRequest, exit_code: int | None, timed_out: bool
+    ) -> RunOutcome:
+        settings = self.settings
+        container.reload()
+        state = container.attrs.get("State", {})
+        stdout = cap_text(container.logs(stdout=True, stderr=False), settings.log_cap_bytes)
+        stderr = cap_text(container.logs(stdout=False, stderr=True), settings.log_cap_bytes)
+        base = {"stdout": stdout, "stderr": stderr, "exit_code": exit_code}
+        with self._lock:
+            cancelled = request.execution_id in self._cancelled
+        if cancelled:
+            return RunOutcome(status="cancelled", errors=["the run was cancelled"], **base)
+        if timed_out:
+            return RunOutcome(
+                status="timeout",
+                errors=[f"the plugin did not finish within {request.timeout:g} s and was stopped"],
+                **base,
+            )
+        if state.get("OOMKilled"):
+            return RunOutcome(
+                status="oom",
+                errors=[f"the plugin exceeded its memory limit ({settings.memory}) and was killed"],
+                **base,
+            )
+        try:
+            return self._read_result(out_dir, request, base)
+        except (OutputRefused, TransferError) as exc:
+            return RunOutcome(status="failed", errors=[f"output refused: {exc}"], **base)
+
+    def _read_result(self, out_dir: Path, request: RunRequest, base: dict[str, Any]) -> RunOutcome:
+        dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            raw = read_output(dir_fd, "result.json", self.settings.max_result_json_bytes)
+            if raw is None:
+                code = base["exit_code"]
+                return RunOutcome(
+                    status="failed",
+                    errors=[f"the runner exited (code {code}) without a result; see stderr"],
+                    **base,
+                )
+            payload = _parse_json(raw)
+            if not isinstance(payload, dict):
+                raise OutputRefused("result.json is not an object")
+            peak = payload.get("peak_memory_bytes")
+            peak = peak if isinstance(peak, int) and not isinstance(peak, bool) and peak >= 0 else None
+            if payload.get("status") != "succeeded":
+                errors = [str(payload.get("error", "the plugin failed"))]
+                if payload.get("traceback"):
+                    errors.append(str(payload["traceback"]))
+                return RunOutcome(status="failed", errors=errors, peak_memory_bytes=peak, **base)
+            frame = None
+            encoded = payload.get("result")
+            if isinstance(encoded, dict) and encoded.get("data_kind") == "frame":
+                arrow = read_output(dir_fd, "data.arrow", self.settings.max_output_bytes)
+                if arrow is None:
+                    raise OutputRefused("data.arrow is missing")
+                frame = ipc_to_frame(arrow)
+        finally:
+            os.close(dir_fd)
+        outcome = validate_result(encoded, frame, request.permissions)
+        outcome.peak_memory_bytes = peak
+        outcome.stdout, outcome.stderr, outcome.exit_code = base["stdout"], base["stderr"], base["exit_code"]
+        return outcome
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        # NaN/Infinity are not JSON; a hostile writer's are read as null.
+        return json.loads(raw.decode("utf-8"), parse_constant=lambda _c: None)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise OutputRefused(f"result.json is not valid JSON: {exc}") from exc
+
+
+def validate_result(encoded: Any, frame: pd.DataFrame | None, permissions: frozenset[str]) -> RunOutcome:
+    """Check the plugin's result against the spec's shape and apply ``write_data``.
+
+    ``data`` is required (it may be null); ``metadata`` must be a dict, ``logs``, ``warnings``
+    and ``errors`` lists; the last four may be left out, as the spec's own snippets do. A result
+    that reports errors ends as ``failed``.
+    """
+    if not isinstance(encoded, dict) or encoded.get("kind") != "dict":
+        kind = encoded.get("type", "unknown") if isinstance(encoded, dict) else "unknown"
+        return RunOutcome(
+            status="failed",
+            errors=[
+                "execute() must return a dict with the keys data, metadata, logs, warnings, "
+                f"errors; it returned a {kind}"
+            ],
+        )
+    body = encoded.get("body")
+    body = body if isinstance(body, dict) else {}
+    problems = []
+    if encoded.get("data_kind") == "none":
+        problems.append("the result has no 'data' key (use None for no data)")
+    metadata = body.get("metadata", {})
+    if not isinstance(metadata, dict):
+        problems.append(f"'metadata' must be a dict, not {type(metadata).__name__}")
+    lists = {}
+    for key in ("logs", "warnings", "errors"):
+        value = body.get(key, [])
+        if not isinstance(value, list):
+            problems.append(f"'{key}' must be a list of strings, not {type(value).__name__}")
+            value = []
+        lists[key] = [v if isinstance(v, str) else json.dumps(v) for v in value]
+    unknown = sorted(set(body) - set(RESULT_KEYS))
+    if problems:
+        return RunOutcome(status="failed", errors=["invalid plugin result: " + "; ".join(problems)])
+    data = frame if encoded.get("data_kind") == "frame" else encoded.get("data")
+    warnings = lists["warnings"]
+    if unknown:
+        warnings.append("ignored unknown result keys: " + ", ".join(unknown))
+    if data is not None and "write_data" not in permissions:
+        data = None
+        warnings.append("returned data dropped: the plugin lacks the write_data permission")
+    return RunOutcome(
+        status="failed" if lists["errors"] else "succeeded",
+        data=data,
+        metadata=metadata,
+        logs=lists["logs"],
+        warnings=warnings,
+        errors=lists["errors"],
+    )

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up everything the product and its tests need, on Debian 12 as root (idempotent):
+# a Python 3.11+ virtualenv in .venv with the package and its test extras, the Docker engine
+# (installed and started when none runs), and the sandbox images (built offline on first need).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n==> %s\n' "$*"; }
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  step "installing Python 3.11 (apt)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv
+  PYTHON=python3.11
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  step "creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+step "installing omniscope_jupyter and its test dependencies into .venv"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+step "making sure a Docker engine runs"
+bash scripts/ensure-docker.sh
+
+if [ -x .venv/bin/omniplug ] && .venv/bin/omniplug sandbox --help >/dev/null 2>&1; then
+  step "building the sandbox images (offline; cached by a hash of their inputs)"
+  .venv/bin/omniplug sandbox build
+fi

@@ -1,0 +1,125 @@
+"""Fixtures of the sandbox tests: the real Docker engine, the runner images, tiny plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+from omniscope_jupyter.errors import SandboxUnavailable
+from omniscope_jupyter.executions import ExecutionService
+from omniscope_jupyter.sandbox.container import OWNER_LABEL, RUN_LABEL, docker_client
+from omniscope_jupyter.sandbox.images import ensure_images, image_status
+from omniscope_jupyter.sandbox.jobs import PluginTarget
+from omniscope_jupyter.sandbox.runner import SandboxRunner
+from omniscope_jupyter.sandbox.settings import SandboxSettings
+from omniscope_jupyter.store.orm import Base
+from tests.prereq import missing
+
+OWNER = f"test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def engine_client() -> docker.DockerClient:
+    try:
+        return docker_client()
+    except SandboxUnavailable as exc:
+        missing(f"Docker engine: {exc.message}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def sandbox_settings(tmp_path_factory: pytest.TempPathFactory) -> SandboxSettings:
+    return SandboxSettings(
+        memory="256m",
+        cpus=1.0,
+        timeout=60,
+        log_cap_bytes=16 * 1024,
+        owner=OWNER,
+        work_dir=tmp_path_factory.mktemp("runs"),
+    )
+
+
+@pytest.fixture(scope="session")
+def images(engine_client: docker.DockerClient, sandbox_settings: SandboxSettings) -> dict[str, str]:
+    """Build the runner images once (cached by tag across sessions)."""
+    status = image_status(engine_client, sandbox_settings)
+    if not status["ready"] and os.geteuid() != 0 and not status.get("base", {}).get("present"):
+        missing("sandbox images (build them once as root: omniplug sandbox build)")
+    return ensure_images(engine_client, progress=print, settings=sandbox_settings)
+
+
+@pytest.fixture(scope="session")
+def runner(images: dict[str, str], sandbox_settings: SandboxSettings) -> Iterator[SandboxRunner]:
+    runner = SandboxRunner(sandbox_settings)
+    yield runner
+    runner.reap()
+    client = docker.from_env()
+    left = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"})
+    assert not left, f"labelled containers left after the suite: {[c.name for c in left]}"
+
+
+@pytest.fixture
+def service(runner: SandboxRunner, tmp_path: Path) -> ExecutionService:
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    Base.metadata.create_all(engine)
+    return ExecutionService(sessionmaker(engine, expire_on_commit=False), runner, runner.settings)
+
+
+PluginFactory = Callable[..., PluginTarget]
+
+
+@pytest.fixture
+def make_plugin(tmp_path: Path) -> PluginFactory:
+    """Write a one-file plugin (Python or R) with its manifest; return its PluginTarget."""
+
+    def make(
+        code: str,
+        *,
+        language: str = "python",
+        permissions: tuple[str, ...] = ("read_data", "write_data"),
+        config: dict[str, Any] | None = None,
+        name: str = "probe",
+        enabled: bool = True,
+    ) -> PluginTarget:
+        root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
+        root.mkdir()
+        entry = f"{name}.{'R' if language == 'r' else 'py'}"
+        (root / entry).write_text(textwrap.dedent(code))
+        manifest = {
+            "name": name,
+            "version": "1.0.0",
+            "language": language,
+            "entry_point": entry,
+            "extension_points": ["analysis", "preprocessing"],
+            "permissions": list(permissions),
+            "config": config or {},
+        }
+        (root / "manifest.json").write_text(json.dumps(manifest))
+        root.chmod(0o755)
+        for f in root.iterdir():
+            f.chmod(0o644)
+        return PluginTarget(
+            plugin_id=f"{name}_{uuid.uuid4().hex[:6]}",
+            version="1.0.0",
+            path=root,
+            manifest=manifest,
+            enabled=enabled,
+        )
+
+    return make
+
+
+def labelled(execution_id: str) -> list[Any]:
+    """Containers still carrying this run's label."""
+    client = docker.from_env()
+    return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={execution_id}"})

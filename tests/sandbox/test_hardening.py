@@ -1,0 +1,320 @@
+"""The sandbox holds: network, processes, memory, time, files, secrets, output, engine loss."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from omniscope_jupyter.errors import SandboxUnavailable
+from omniscope_jupyter.executions import ExecutionService
+from omniscope_jupyter.sandbox.container import volume_name
+from omniscope_jupyter.sandbox.runner import SandboxRunner
+
+from .conftest import PluginFactory, labelled
+
+ANALYSIS = {"extension_point": "analysis"}
+
+CONNECT = """
+import socket
+
+class Connect:
+    def __init__(self, context):
+        pass
+
+    def execute(self, input_data):
+        p = input_data["parameters"]
+        try:
+            with socket.create_connection((p["host"], p["port"]), timeout=3) as s:
+                reply = s.recv(16).decode()
+            return {"data": None, "metadata": {"connected": True, "reply": reply}}
+        except OSError as exc:
+            return {"data": None, "metadata": {"connected": False, "error": str(exc)}}
+"""
+
+
+@pytest.fixture
+def bridge_server(engine_client: docker.DockerClient) -> Iterator[tuple[str, int]]:
+    """A tiny TCP server on the host, reachable at the Docker bridge gateway address."""
+    gateway = engine_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    server = socket.socket()
+    server.bind((gateway, 0))
+    server.listen()
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"hello")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield gateway, server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_network_only_with_permission(
+    service: ExecutionService, make_plugin: PluginFactory, bridge_server: tuple[str, int]
+) -> None:
+    host, port = bridge_server
+    body = {**ANALYSIS, "parameters": {"host": host, "port": port}}
+    denied = service.run(make_plugin(CONNECT), body)
+    assert denied["status"] == "succeeded"
+    assert denied["metadata"]["connected"] is False, denied["metadata"]
+    allowed = service.run(make_plugin(CONNECT, permissions=("network",)), body)
+    assert allowed["metadata"] == {"connected": True, "reply": "hello"}
+
+
+def test_fork_bomb_is_contained(service: ExecutionService, make_plugin: PluginFactory) -> None:
+    target = make_plugin(
+        """
+        import os, signal, time
+
+        class Bomb:
+            def __init__(self, context):
+                pass
+
+            def execute(self, input_data):
+                children, error = [], None
+                for _ in range(1000):
+                    try:
+                        pid = os.fork()
+                    except OSError as exc:
+                        error = str(exc)
+                        break
+                    if pid == 0:
+                        time.sleep(60)
+                        os._exit(0)
+                    children.append(pid)
+                for pid in children:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                return {"data": None, "metadata": {"forked": len(children), "error": error}}
+        """
+    )
+    answer = service.run(target, ANALYSIS)
+    assert answer["status"] == "succeeded", answer["errors"]
+    assert answer["metadata"]["forked"] < 100
+    assert answer["metadata"]["error"]
+
+
+def test_memory_bomb_is_oom_and_service_keeps_working(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    bomb = make_plugin(
+        """
+        class Hog:
+            def __init__(self, context):
+                pass
+
+            def execute(self, input_data):
+                hog = []
+                for _ in range(400):
+                    hog.append(bytearray(10 * 1024 * 1024))
+                return {"data": None}
+        """
+    )
+    answer = service.run(bomb, ANALYSIS)
+    assert answer["status"] == "oom", answer
+    assert "memory limit" in answer["errors"][0]
+    assert not labelled(answer["execution_id"])
+    fine = make_plugin("class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n")
+    assert service.run(fine, ANALYSIS)["status"] == "succeeded"
+
+
+def test_endless_loop_times_out_and_leaves_no_container(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    target = make_plugin(
+        """
+        class Spin:
+            def __init__(self, context):
+                pass
+
+            def execute(self, input_data):
+                while True:
+                    pass
+        """
+    )
+    answer = service.run(target, {**ANALYSIS, "timeout": 3})
+    assert answer["status"] == "timeout"
+    assert 3000 <= answer["duration_ms"] < 20000
+    assert not labelled(answer["execution_id"])
+
+
+def test_async_run_can_be_cancelled(service: ExecutionService, make_plugin: PluginFactory) -> None:
+    target = make_plugin(
+        "import time\nclass Sleep:\n    def execute(self, input_data):\n        time.sleep(60)\n"
+    )
+
+    async def scenario() -> tuple[dict, dict, dict]:
+        started = await service.execute(target, {**ANALYSIS, "async": True})
+        await asyncio.sleep(1.5)
+        running = await service.get(target.plugin_id, started["execution_id"])
+        final = await service.cancel(target.plugin_id, started["execution_id"])
+        return started, running, final
+
+    started, running, final = asyncio.run(scenario())
+    assert started["status"] == "running" and running["status"] == "running"
+    assert final["status"] == "cancelled"
+    assert not labelled(started["execution_id"])
+
+
+WRITER = """
+import os
+
+class Writer:
+    def __init__(self, context):
+        pass
+
+    def execute(self, input_data):
+        outcome = {}
+        for path in ("/etc/evil", "/plugin/evil", "/evil", "/data/evil", "/opt/omniscope/evil",
+                     "/tmp/ok"):
+            try:
+                with open(path, "w") as handle:
+                    handle.write("x")
+                outcome[path] = "written"
+            except OSError as exc:
+                outcome[path] = type(exc).__name__
+        if os.path.exists("/data/keep"):
+            outcome["kept"] = open("/data/keep").read()
+        return {"data": None, "metadata": outcome}
+"""
+
+
+def test_writes_outside_tmp_fail(
+    service: ExecutionService, make_plugin: PluginFactory, engine_client: docker.DockerClient
+) -> None:
+    target = make_plugin(WRITER)
+    meta = service.run(target, ANALYSIS)["metadata"]
+    assert meta.pop("/tmp/ok") == "written"
+    assert all(v != "written" for v in meta.values()), meta
+    assert not (target.path / "evil").exists()
+
+
+def test_file_system_permission_gives_a_persistent_volume(
+    service: ExecutionService, make_plugin: PluginFactory, engine_client: docker.DockerClient
+) -> None:
+    target = make_plugin(
+        WRITER.replace('outcome[path] = "written"', 'outcome[path] = "written"\n'
+                       '                if path == "/data/evil": os.rename(path, "/data/keep")'),
+        permissions=("file_system",),
+    )
+    try:
+        first = service.run(target, ANALYSIS)["metadata"]
+        assert first["/data/evil"] == "written" and first["/etc/evil"] != "written"
+        second = service.run(target, ANALYSIS)["metadata"]
+        assert second["kept"] == "x"
+    finally:
+        try:
+            engine_client.volumes.get(volume_name(target.plugin_id)).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def test_host_files_env_and_token_are_invisible(
+    service: ExecutionService, make_plugin: PluginFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_TOKEN", "secret-token-123")
+    monkeypatch.setenv("OMNISCOPE_TEST_SECRET", "do-not-leak")
+    host_paths = [os.getcwd(), os.path.expanduser("~"), "/root/.jupyter", "/tmp/venv",
+                  "/var/run/docker.sock", str(service.settings.work_dir)]
+    target = make_plugin(
+        """
+        import os
+
+        class Spy:
+            def __init__(self, context):
+                pass
+
+            def execute(self, input_data):
+                paths = input_data["parameters"]["paths"]
+                found = {p: os.path.exists(p) for p in paths}
+                blob = ""
+                for root in ("/proc/1/environ", "/proc/self/environ"):
+                    try:
+                        blob += open(root, "rb").read().decode(errors="replace")
+                    except OSError:
+                        pass
+                return {"data": None, "metadata": {"env": dict(os.environ), "found": found,
+                        "blob": blob, "uid": os.getuid(), "caps": open("/proc/self/status").read()}}
+        """
+    )
+    meta = service.run(target, {**ANALYSIS, "parameters": {"paths": host_paths}})["metadata"]
+    assert "JUPYTER_TOKEN" not in meta["env"] and "OMNISCOPE_TEST_SECRET" not in meta["env"]
+    assert "secret-token-123" not in meta["blob"] and "do-not-leak" not in meta["blob"]
+    assert not any(meta["found"].values()), meta["found"]
+    assert meta["uid"] == 65534
+    assert "CapEff:\t0000000000000000" in meta["caps"]
+    assert "NoNewPrivs:\t1" in meta["caps"]
+
+
+def test_output_flood_is_capped(service: ExecutionService, make_plugin: PluginFactory) -> None:
+    target = make_plugin(
+        """
+        import sys
+
+        class Flood:
+            def __init__(self, context):
+                pass
+
+            def execute(self, input_data):
+                line = "x" * 1023 + "\\n"
+                for _ in range(20 * 1024):
+                    sys.stdout.write(line)
+                    sys.stderr.write(line)
+                return {"data": None}
+        """
+    )
+    answer = service.run(target, ANALYSIS)
+    assert answer["status"] == "succeeded"
+    cap = service.settings.log_cap_bytes
+    for stream in ("stdout", "stderr"):
+        assert len(answer[stream]) <= cap + 100
+        assert "truncated" in answer[stream]
+
+
+def test_symlink_planted_in_output_is_not_followed(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    target = make_plugin(
+        """
+        import os
+
+        class Plant:
+            def __init__(self, context):
+                pass
+
+            def execute(self, input_data):
+                os.symlink("/etc/shadow", "/out/result.json")
+                os._exit(0)
+        """
+    )
+    answer = service.run(target, ANALYSIS)
+    assert answer["status"] == "failed"
+    assert "symbolic link" in answer["errors"][0]
+
+
+def test_unreachable_engine_is_sandbox_unavailable(
+    make_plugin: PluginFactory, service: ExecutionService, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    dead = ExecutionService(service.session_factory, SandboxRunner(service.settings), service.settings)
+    target = make_plugin("class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n")
+    with pytest.raises(SandboxUnavailable, match="Docker engine is not reachable"):
+        dead.run(target, ANALYSIS)
+    history = asyncio.run(dead.list(target.plugin_id))
+    assert history["executions"][0]["status"] == "failed"

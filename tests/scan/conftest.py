@@ -1,0 +1,97 @@
+"""Fixtures of the scan tests: corpus copies, scanners, and the R extractor's runner.
+
+R is parsed in the sandbox's runner image when Docker has it (the production path, and CI's);
+otherwise, in development, by the host's ``Rscript``. With neither, R tests go through
+``missing()`` (skip locally, fail under CI).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omniscope_jupyter.errors import SandboxUnavailable
+from omniscope_jupyter.scan.r_runners import DockerRRunner, HostRRunner
+from omniscope_jupyter.scan.report import ScanReport
+from omniscope_jupyter.scan.scanner import PackageScanner
+from tests.prereq import missing
+
+CORPUS = Path(__file__).with_name("corpus")
+
+
+def docker_r_image() -> tuple[Any, str] | None:
+    """``(client, tag)`` when Docker is up and the sandbox runner image is already built."""
+    try:
+        from omniscope_jupyter.sandbox.container import docker_client
+        from omniscope_jupyter.sandbox.images import image_status
+
+        client = docker_client(timeout=10)
+        status = image_status(client)
+    except SandboxUnavailable:
+        return None
+    image = status["images"]["r"]
+    return (client, image["tag"]) if image["present"] else None
+
+
+@pytest.fixture(scope="session")
+def docker_r_runner() -> DockerRRunner:
+    """The production runner; needs Docker and the sandbox image."""
+    found = docker_r_image()
+    if found is None:
+        missing("Docker with the sandbox runner image (omniplug sandbox build) is not available")
+    client, tag = found
+    return DockerRRunner(client=client, image=tag)
+
+
+@pytest.fixture(scope="session")
+def r_runner() -> Callable[..., str]:
+    """The sandbox container if available, else the host's Rscript (development only)."""
+    found = docker_r_image()
+    if found is not None:
+        return DockerRRunner(client=found[0], image=found[1])
+    try:
+        return HostRRunner()
+    except SandboxUnavailable:
+        missing("neither the sandbox R image nor Rscript is available to parse R code")
+        raise
+
+
+@pytest.fixture
+def copy_case(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy ``corpus/<case>`` to a temporary folder (tests then add modes, links, binaries)."""
+
+    def copy(case: str) -> Path:
+        dest = tmp_path / case
+        shutil.copytree(CORPUS / case, dest)
+        return dest
+
+    return copy
+
+
+def load_manifest(package_dir: Path) -> dict[str, Any]:
+    return json.loads((package_dir / "manifest.json").read_text())
+
+
+def scan_dir(package_dir: Path, scanner: PackageScanner | None = None, **manifest: Any) -> ScanReport:
+    """Scan ``package_dir`` with its manifest (fields overridden by ``manifest``)."""
+    scanner = scanner or PackageScanner(r_runner=_no_r)
+    return scanner.scan(package_dir, {**load_manifest(package_dir), **manifest})
+
+
+def _no_r(*args: Any) -> str:
+    raise AssertionError("this test must not need R")
+
+
+def located(report: ScanReport) -> set[tuple[str, str, int]]:
+    """``{(rule_id, file, line)}`` of a report, for exact assertions."""
+    return {(f.rule_id, f.file, f.line) for f in report.findings}
+
+
+def severity_of(report: ScanReport, rule_id: str, file: str, line: int) -> str:
+    [sev] = {f.severity for f in report.findings if (f.rule_id, f.file, f.line) == (rule_id, file, line)}
+    return sev

@@ -1,0 +1,3 @@
+ok <- function() 1
+broken <- function( {
+}

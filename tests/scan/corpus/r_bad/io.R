@@ -1,0 +1,13 @@
+# Network (R005), native code (R006), process state (R007), deletion (R008).
+download.file("https://example.org/x", "x")
+u <- url("https://example.org")
+s <- socketConnection("example.org", 80)
+d <- read.csv("https://example.org/data.csv")
+.Call("C_do_it", 1L)
+.C("f", 1)
+.External("g")
+dyn.load("evil.so")
+Sys.setenv(PATH = "/tmp")
+Sys.chmod("x", "777")
+unlink("x")
+file.remove("y")

@@ -1,0 +1,12 @@
+# Installing (R009), deserialising (R010), network packages (R011), file writes (R012).
+install.packages("evil")
+BiocManager::install("evil")
+m <- readRDS("model.rds")
+load("state.RData")
+o <- unserialize(raw_bytes)
+library(httr)
+require("curl")
+r <- httr::GET("https://example.org")
+write.csv(m, "out.csv")
+zz <- file("out.txt", "w")
+rd <- file("in.txt", "r")
