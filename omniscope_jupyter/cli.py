@@ -163,7 +163,25 @@ def cmd_history(args: argparse.Namespace) -> Any:
     return rows, text
 
 
+def cmd_scan(args: argparse.Namespace) -> Any:
+    from .scan import cli_scan, format_report
+
+    app = _app(args)
+    path = Path(args.path)
+    if not path.exists():
+        raise UsageError(f"omniplug scan: {path} does not exist")
+    with tempfile.TemporaryDirectory() as tmp:
+        if path.is_file():
+            path = archive.extract(path, Path(tmp) / "pkg", archive.ArchiveLimits())
+        report, code = cli_scan(
+            path, vulndb_path=app.scan_vulndb_path or None, max_file_bytes=app.scan_max_file_bytes
+        )
+    args.exit_code = code
+    return report.to_dict(), format_report
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "scan": cmd_scan,
     "new": cmd_new,
     "pack": cmd_pack,
     "install": cmd_install,
@@ -207,6 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="install past a refusing scan")
     p.add_argument("--enable", action="store_true", help="enable it after installing")
 
+    p = sub.add_parser(
+        "scan", parents=[common], help="security-scan a plugin folder or archive (exit 1: refused)"
+    )
+    p.add_argument("path")
+
     p = sub.add_parser("list", parents=[common], help="list installed plugins")
     p.add_argument("--enabled", choices=["yes", "no"])
     p.add_argument("--category")
@@ -245,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"omniplug: {e.message}", file=sys.stderr)
         return USER_ERROR
     _print(result, args.json, text)
-    return 0
+    return getattr(args, "exit_code", 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -72,8 +72,18 @@ class OmniscopeApp(ExtensionApp):
         "(force=true); every forced install is recorded in the version history.",
     ).tag(config=True)
 
+    scan_vulndb_path = Unicode(
+        "",
+        help="Vulnerability database for the dependency scan: a safety-db insecure_full.json, "
+        "an OSV directory or an OSV all.zip (scripts/fetch-vulndb.sh). Empty: the safety-db "
+        "package's copy (dated 2021-07, CC BY-NC-SA: use OSV data for commercial use).",
+    ).tag(config=True)
+    scan_max_file_bytes = Int(
+        2 * 1024 * 1024, help="Largest single file a plugin package may hold (scan finding)."
+    ).tag(config=True)
+
     scanner_class = Type(
-        default_value="omniscope_jupyter.stages.PassingScanner",
+        default_value="omniscope_jupyter.scan.scanner.PackageScanner",
         klass=object,
         help="The install pipeline's security scan stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
@@ -88,7 +98,10 @@ class OmniscopeApp(ExtensionApp):
         return PluginManager(
             Path(self.data_dir),
             self.db_url or None,
-            scanner=self.scanner_class(),
+            scanner=self.scanner_class(
+                vulndb_path=self.scan_vulndb_path or None,
+                max_file_bytes=self.scan_max_file_bytes,
+            ),
             resolver=self.dependency_resolver_class(),
             limits=ArchiveLimits(
                 max_members=self.max_archive_members,

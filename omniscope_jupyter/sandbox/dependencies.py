@@ -176,10 +176,13 @@ class DependencyResolver:
         resolved: list[dict[str, str]] = []
         if wanted:
             overridden = {canonicalize_name(r.name) for r in wanted}
-            pins = {n: v for n, v in base.items() if n not in overridden}
+            # Distribution builds carry local labels ("2.2.3+dfsg") the index does not have;
+            # the public version is what the index knows and what pins and matches compare.
+            public = {n: p for n, p in ((n, _public(v)) for n, v in base.items()) if p}
+            pins = {n: p for n, p in public.items() if n not in overridden}
             for item in self._pip_resolve(wanted, pins):
                 name = canonicalize_name(item["name"])
-                if base.get(name) == item["version"] and name not in overridden:
+                if name in pins and public[name] == _public(item["version"]):
                     provided[name] = item["version"]
                 else:
                     resolved.append(item)
@@ -510,6 +513,13 @@ def _parse_python_requirement(text: str) -> Requirement:
         # A URL would fetch whatever is there, bypassing the index's hashes and names.
         raise InvalidPackage(f"dependency {text!r} is a direct URL; name a package on the index")
     return req
+
+
+def _public(version: str) -> str | None:
+    try:
+        return Version(version).public
+    except InvalidVersion:
+        return None
 
 
 def _accepts(req: Requirement, version: str) -> bool:

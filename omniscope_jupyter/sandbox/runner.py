@@ -111,11 +111,41 @@ def read_output(dir_fd: int, name: str, cap: int) -> bytes | None:
         os.close(fd)
 
 
-def cap_text(raw: bytes, cap: int) -> str:
-    """Decode captured output, keeping its first ``cap`` bytes and saying when it was cut."""
-    if len(raw) <= cap:
-        return raw.decode("utf-8", errors="replace")
-    return raw[:cap].decode("utf-8", errors="replace") + f"\n[output truncated at {cap} bytes]"
+class OutputCollector(threading.Thread):
+    """Reads a container's stdout/stderr as they come, keeping the first ``cap`` bytes of each.
+
+    Attached before start, so nothing is lost; the rest is read and dropped, so a flood costs
+    neither memory nor disk (Docker's rotated json log would keep only a recent tail).
+    """
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        super().__init__(daemon=True)
+        self._stream = stream
+        self._cap = cap
+        self.stdout, self.stderr = bytearray(), bytearray()
+        self.cut = {"stdout": False, "stderr": False}
+
+    def run(self) -> None:
+        try:
+            for out, err in self._stream:
+                self._keep(self.stdout, out, "stdout")
+                self._keep(self.stderr, err, "stderr")
+        except (docker.errors.APIError, requests.RequestException, OSError, ValueError):
+            pass  # the container went away; what was read so far is the capture
+
+    def _keep(self, buffer: bytearray, chunk: bytes | None, name: str) -> None:
+        if not chunk:
+            return
+        room = self._cap - len(buffer)
+        if room > 0:
+            buffer.extend(chunk[:room])
+        if len(chunk) > room:
+            self.cut[name] = True
+
+    def text(self, name: str) -> str:
+        raw = bytes(self.stdout if name == "stdout" else self.stderr)
+        text = raw.decode("utf-8", errors="replace")
+        return text + (f"\n[output truncated at {self._cap} bytes]" if self.cut[name] else "")
 
 
 class SandboxRunner:
@@ -208,11 +238,19 @@ class SandboxRunner:
                 cancelled = request.execution_id in self._cancelled
             if cancelled:
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
+            collector = OutputCollector(
+                container.attach(stdout=True, stderr=True, stream=True, demux=True, logs=False),
+                self.settings.log_cap_bytes,
+            )
+            collector.start()
             container.start()
             started = time.monotonic()
             self._write_job(mounts.job_dir, request)
             exit_code, timed_out = self._wait(container, request.timeout, started)
-            outcome = self._collect(container, mounts.out_dir, request, exit_code, timed_out)
+            collector.join(timeout=10)
+            outcome = self._collect(
+                container, mounts.out_dir, request, exit_code, timed_out, collector
+            )
         except (docker.errors.APIError, requests.RequestException) as exc:
             raise SandboxUnavailable(f"the Docker engine failed during the run: {exc}") from exc
         finally:
@@ -277,14 +315,22 @@ class SandboxRunner:
         return int(answer.get("StatusCode", -1)), False
 
     def _collect(
-        self, container: Any, out_dir: Path, request: RunRequest, exit_code: int | None, timed_out: bool
+        self,
+        container: Any,
+        out_dir: Path,
+        request: RunRequest,
+        exit_code: int | None,
+        timed_out: bool,
+        collector: OutputCollector,
     ) -> RunOutcome:
         settings = self.settings
         container.reload()
         state = container.attrs.get("State", {})
-        stdout = cap_text(container.logs(stdout=True, stderr=False), settings.log_cap_bytes)
-        stderr = cap_text(container.logs(stdout=False, stderr=True), settings.log_cap_bytes)
-        base = {"stdout": stdout, "stderr": stderr, "exit_code": exit_code}
+        base = {
+            "stdout": collector.text("stdout"),
+            "stderr": collector.text("stderr"),
+            "exit_code": exit_code,
+        }
         with self._lock:
             cancelled = request.execution_id in self._cancelled
         if cancelled:

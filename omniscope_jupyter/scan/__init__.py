@@ -9,7 +9,7 @@ from typing import Any
 
 from .report import Finding, ScanReport
 
-__all__ = ["Finding", "ScanReport", "PackageScanner", "cli_scan", "format_report"]
+__all__ = ["Finding", "PackageScanner", "ScanReport", "cli_scan", "format_report"]
 
 
 def __getattr__(name: str) -> Any:

@@ -74,10 +74,14 @@ def format_report(report: ScanReport | dict[str, Any]) -> str:
         if f.get("fix_hint"):
             lines.append(f"{'':14}fix: {f['fix_hint']}")
     counts = ", ".join(f"{n} {s}" for s, n in data["counts"].items())
-    lines.append(f"scan {'passed' if data['passed'] else 'REFUSED'} ({counts}); "
-                 f"scanners: {', '.join(data['scanners'])}")
+    lines.append(
+        f"scan {'passed' if data['passed'] else 'REFUSED'} ({counts}); "
+        f"scanners: {', '.join(data['scanners'])}"
+    )
     db = data.get("vulnerability_db") or {}
     if db:
-        lines.append(f"vulnerability database: {db.get('format')} {db.get('version') or ''} "
-                     f"dated {db.get('date')} ({db.get('advisories')} advisories)")
+        lines.append(
+            f"vulnerability database: {db.get('format')} {db.get('version') or ''} "
+            f"dated {db.get('date')} ({db.get('advisories')} advisories)"
+        )
     return "\n".join(lines)

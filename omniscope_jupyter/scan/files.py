@@ -20,8 +20,30 @@ R_SUFFIXES = (".R", ".r")
 #: Refused by name whatever their content: compiled code, native libraries, archives of code,
 #: serialised objects, and ``.pth`` files (which ``site`` executes at interpreter start).
 BINARY_SUFFIXES = frozenset(
-    ".pyc .pyo .pyd .so .dll .dylib .o .a .exe .pth .whl .egg .zip .jar .class "
-    ".rds .rda .rdata .rdb .rdx .pkl .pickle".split()
+    [
+        ".pyc",
+        ".pyo",
+        ".pyd",
+        ".so",
+        ".dll",
+        ".dylib",
+        ".o",
+        ".a",
+        ".exe",
+        ".pth",
+        ".whl",
+        ".egg",
+        ".zip",
+        ".jar",
+        ".class",
+        ".rds",
+        ".rda",
+        ".rdata",
+        ".rdb",
+        ".rdx",
+        ".pkl",
+        ".pickle",
+    ]
 )
 #: Files the interpreter runs on its own before the plugin's code.
 STARTUP_FILES = frozenset(
@@ -57,7 +79,9 @@ def inspect_files(package_dir: Path, entry_point: str | None, max_file_bytes: in
                 inv.findings.append(finding("F001", rel, 0, f"{rel}/ holds compiled Python"))
             elif name.startswith("."):
                 inv.findings.append(
-                    finding("F005", rel, 0, f"hidden directory {rel}/ (not scanned)", severity="HIGH")
+                    finding(
+                        "F005", rel, 0, f"hidden directory {rel}/ (not scanned)", severity="HIGH"
+                    )
                 )
             else:
                 _check_mode(inv, rel, st.st_mode, is_dir=True, entry_point=entry_point)
@@ -107,7 +131,9 @@ def _check_file(
         inv.r_files.append(rel)
 
 
-def _check_mode(inv: Inventory, rel: str, mode: int, *, is_dir: bool, entry_point: str | None) -> None:
+def _check_mode(
+    inv: Inventory, rel: str, mode: int, *, is_dir: bool, entry_point: str | None
+) -> None:
     if mode & (stat.S_ISUID | stat.S_ISGID):
         inv.findings.append(finding("F002", rel, 0, f"{rel} has mode {stat.filemode(mode)}"))
     if mode & stat.S_IWOTH:

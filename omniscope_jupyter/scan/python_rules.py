@@ -16,33 +16,117 @@ from pathlib import Path
 from .report import Finding
 from .rules import MEDIUM, finding
 
-#: Module (or module prefix) -> why it needs the network.
+#: Modules (and their submodules) that open network connections.
 NETWORK_MODULES = frozenset(
-    "socket socketserver ssl urllib urllib2 urllib3 http.client http.server http.cookiejar "
-    "requests httpx aiohttp ftplib smtplib poplib imaplib telnetlib xmlrpc websocket websockets "
-    "paramiko pycurl grpc".split()
+    [
+        "socket",
+        "socketserver",
+        "ssl",
+        "urllib",
+        "urllib2",
+        "urllib3",
+        "http.client",
+        "http.server",
+        "http.cookiejar",
+        "requests",
+        "httpx",
+        "aiohttp",
+        "ftplib",
+        "smtplib",
+        "poplib",
+        "imaplib",
+        "telnetlib",
+        "xmlrpc",
+        "websocket",
+        "websockets",
+        "paramiko",
+        "pycurl",
+        "grpc",
+    ]
 )
 NATIVE_MODULES = frozenset({"ctypes", "_ctypes", "cffi"})
 #: Functions that change the file system, by qualified name after alias resolution.
 FS_FUNCTIONS = frozenset(
-    "os.remove os.unlink os.rename os.renames os.replace os.rmdir os.removedirs os.mkdir "
-    "os.makedirs os.chmod os.chown os.lchown os.link os.symlink os.truncate os.open os.mkfifo "
-    "os.mknod os.utime shutil.copy shutil.copy2 shutil.copyfile shutil.copytree shutil.move "
-    "shutil.rmtree shutil.copymode shutil.copystat shutil.chown shutil.make_archive "
-    "shutil.unpack_archive numpy.save numpy.savez numpy.savez_compressed numpy.savetxt "
-    "numpy.ndarray.tofile".split()
+    [
+        "os.remove",
+        "os.unlink",
+        "os.rename",
+        "os.renames",
+        "os.replace",
+        "os.rmdir",
+        "os.removedirs",
+        "os.mkdir",
+        "os.makedirs",
+        "os.chmod",
+        "os.chown",
+        "os.lchown",
+        "os.link",
+        "os.symlink",
+        "os.truncate",
+        "os.open",
+        "os.mkfifo",
+        "os.mknod",
+        "os.utime",
+        "shutil.copy",
+        "shutil.copy2",
+        "shutil.copyfile",
+        "shutil.copytree",
+        "shutil.move",
+        "shutil.rmtree",
+        "shutil.copymode",
+        "shutil.copystat",
+        "shutil.chown",
+        "shutil.make_archive",
+        "shutil.unpack_archive",
+        "numpy.save",
+        "numpy.savez",
+        "numpy.savez_compressed",
+        "numpy.savetxt",
+        "numpy.ndarray.tofile",
+    ]
 )
 #: Method names that write files whatever the object (pathlib and friends).
 FS_METHODS = frozenset(
-    "write_text write_bytes touch symlink_to hardlink_to mkdir rmdir unlink chmod tofile".split()
+    [
+        "write_text",
+        "write_bytes",
+        "touch",
+        "symlink_to",
+        "hardlink_to",
+        "mkdir",
+        "rmdir",
+        "unlink",
+        "chmod",
+        "tofile",
+    ]
 )
 #: Data writers that write a file when given a path (``df.to_csv()`` alone returns text).
 PATH_WRITERS = frozenset(
-    "to_csv to_parquet to_excel to_pickle to_json to_feather to_hdf to_stata to_orc savefig".split()
+    [
+        "to_csv",
+        "to_parquet",
+        "to_excel",
+        "to_pickle",
+        "to_json",
+        "to_feather",
+        "to_hdf",
+        "to_stata",
+        "to_orc",
+        "savefig",
+    ]
 )
 #: ``open``-like functions whose second argument is the mode.
 OPEN_FUNCTIONS = frozenset(
-    "open io.open codecs.open gzip.open bz2.open lzma.open tarfile.open zipfile.ZipFile".split()
+    [
+        "open",
+        "io.open",
+        "codecs.open",
+        "gzip.open",
+        "bz2.open",
+        "lzma.open",
+        "tarfile.open",
+        "zipfile.ZipFile",
+    ]
 )
 MODE_RE = re.compile(r"^[rwxabtU+]{1,4}$")
 WRITE_MODE_CHARS = frozenset("wax+")
@@ -131,9 +215,10 @@ class _PermissionVisitor(ast.NodeVisitor):
                 what, severity = f"{name or method}() with a computed mode", MEDIUM
         elif method in FS_METHODS:
             what = f".{method}()"
-        elif method in PATH_WRITERS and (node.args or any(
-            k.arg in {"path", "path_or_buf", "excel_writer", "fname"} for k in node.keywords
-        )):
+        elif method in PATH_WRITERS and (
+            node.args
+            or any(k.arg in {"path", "path_or_buf", "excel_writer", "fname"} for k in node.keywords)
+        ):
             what = f".{method}(path)"
         if what:
             self.findings.append(

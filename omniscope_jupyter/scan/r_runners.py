@@ -35,15 +35,20 @@ class HostRRunner:
 
     def __call__(self, script: Path, package_dir: Path, files: list[str]) -> str:
         try:
-            proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            proc = subprocess.run(
                 [self.rscript, "--vanilla", str(script), str(package_dir), *files],
-                capture_output=True, text=True, timeout=self.timeout, check=False,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
                 env={"LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"},
             )
         except subprocess.TimeoutExpired as e:
             raise RScanError(f"R extractor timed out after {self.timeout}s") from e
         if proc.returncode != 0:
-            raise RScanError(f"R extractor failed ({proc.returncode}): {proc.stderr.strip()[-300:]}")
+            raise RScanError(
+                f"R extractor failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"
+            )
         return proc.stdout
 
 
@@ -110,10 +115,18 @@ class DockerRRunner:
             # A scan needs no job or output directory: only the code, read-only, and the script.
             options["volumes"] = {
                 str(src): {"bind": "/plugin", "mode": "ro"},
-                str(Path(tmp) / "r_rules.R"): {"bind": "/opt/omniscope-scan/r_rules.R", "mode": "ro"},
+                str(Path(tmp) / "r_rules.R"): {
+                    "bind": "/opt/omniscope-scan/r_rules.R",
+                    "mode": "ro",
+                },
             }
-            options["command"] = ["Rscript", "--vanilla", "/opt/omniscope-scan/r_rules.R",
-                                  "/plugin", *files]
+            options["command"] = [
+                "Rscript",
+                "--vanilla",
+                "/opt/omniscope-scan/r_rules.R",
+                "/plugin",
+                *files,
+            ]
             container = None
             try:
                 container = self.client.containers.create(**options)

@@ -33,25 +33,83 @@ PARSERS = frozenset({"parse", "str2lang", "str2expression"})
 NAME_LOOKUP = frozenset({"do.call", "match.fun", "get", "get0", "mget", "getFunction"})
 SOURCING = frozenset({"source", "sys.source"})
 NETWORK_CALLS = frozenset(
-    {"download.file", "url", "socketConnection", "socketAccept", "serverSocket", "make.socket",
-     "read.socket", "write.socket", "socketSelect", "curlGetHeaders"}
+    {
+        "download.file",
+        "url",
+        "socketConnection",
+        "socketAccept",
+        "serverSocket",
+        "make.socket",
+        "read.socket",
+        "write.socket",
+        "socketSelect",
+        "curlGetHeaders",
+    }
 )
-NATIVE = frozenset({".Call", ".C", ".External", ".External2", ".Fortran", "dyn.load",
-                    "library.dynam", ".Internal"})
-PROCESS_STATE = frozenset({"Sys.setenv", "Sys.unsetenv", "Sys.chmod", "Sys.umask",
-                           "Sys.setFileTime"})
+NATIVE = frozenset(
+    {".Call", ".C", ".External", ".External2", ".Fortran", "dyn.load", "library.dynam", ".Internal"}
+)
+PROCESS_STATE = frozenset(
+    {"Sys.setenv", "Sys.unsetenv", "Sys.chmod", "Sys.umask", "Sys.setFileTime"}
+)
 DELETES = frozenset({"unlink", "file.remove"})
-INSTALLERS = frozenset({"install.packages", "update.packages", "install_github", "install_url",
-                        "install_local", "install_cran", "install_version", "install_git"})
+INSTALLERS = frozenset(
+    {
+        "install.packages",
+        "update.packages",
+        "install_github",
+        "install_url",
+        "install_local",
+        "install_cran",
+        "install_version",
+        "install_git",
+    }
+)
 DESERIALISERS = frozenset({"readRDS", "load", "unserialize"})
-PACKAGE_LOADERS = frozenset({"library", "require", "requireNamespace", "loadNamespace",
-                             "attachNamespace"})
-NETWORK_PACKAGES = frozenset({"httr", "httr2", "curl", "RCurl", "crul", "websocket", "ssh",
-                              "httpuv", "servr", "mailR", "sendmailR", "ftp"})
+PACKAGE_LOADERS = frozenset(
+    {"library", "require", "requireNamespace", "loadNamespace", "attachNamespace"}
+)
+NETWORK_PACKAGES = frozenset(
+    {
+        "httr",
+        "httr2",
+        "curl",
+        "RCurl",
+        "crul",
+        "websocket",
+        "ssh",
+        "httpuv",
+        "servr",
+        "mailR",
+        "sendmailR",
+        "ftp",
+    }
+)
 FILE_WRITERS = frozenset(
-    {"write.csv", "write.csv2", "write.table", "saveRDS", "save", "save.image", "writeBin",
-     "writeChar", "sink", "file.create", "dir.create", "file.copy", "file.rename", "file.append",
-     "file.symlink", "file.link", "pdf", "png", "jpeg", "bmp", "tiff", "svg"}
+    {
+        "write.csv",
+        "write.csv2",
+        "write.table",
+        "saveRDS",
+        "save",
+        "save.image",
+        "writeBin",
+        "writeChar",
+        "sink",
+        "file.create",
+        "dir.create",
+        "file.copy",
+        "file.rename",
+        "file.append",
+        "file.symlink",
+        "file.link",
+        "pdf",
+        "png",
+        "jpeg",
+        "bmp",
+        "tiff",
+        "svg",
+    }
 )
 CONNECTIONS = frozenset({"file", "gzfile", "bzfile", "xzfile"})
 WRITE_MODES = re.compile(r"^[wa][bt+]*$")
@@ -111,7 +169,9 @@ def apply_r_rules(facts: dict[str, Any], permissions: set[str]) -> list[Finding]
             out.extend(_call_findings(ctx, call, calls))
         for sym in f.get("symbols", []):
             if sym["name"] in REFERENCED:
-                out.append(_named(ctx, sym["name"], int(sym["line"]), f"reference to {sym['name']}"))
+                out.append(
+                    _named(ctx, sym["name"], int(sym["line"]), f"reference to {sym['name']}")
+                )
     return out
 
 
@@ -126,7 +186,9 @@ def _named(ctx: _Ctx, name: str, line: int, detail: str) -> Finding:
     return finding("R009", ctx.file, line, detail)
 
 
-def _call_findings(ctx: _Ctx, call: dict[str, Any], calls: dict[int, dict[str, Any]]) -> list[Finding]:
+def _call_findings(
+    ctx: _Ctx, call: dict[str, Any], calls: dict[int, dict[str, Any]]
+) -> list[Finding]:
     name, line, pkg = call["name"], int(call["line"]), call.get("pkg")
     shown = f"{pkg}::{name}()" if pkg else f"{name}()"
     net = "network" in ctx.permissions
@@ -142,8 +204,9 @@ def _call_findings(ctx: _Ctx, call: dict[str, Any], calls: dict[int, dict[str, A
             sev = HIGH if arg in DANGEROUS_NAMES else LOW
             out.append(finding("R003", ctx.file, line, f'{name}("{arg}")', severity=sev))
         elif kind == "other" or (kind == "symbol" and name != "do.call"):
-            out.append(finding("R003", ctx.file, line, f"{name}() of a computed name",
-                               severity=MEDIUM))
+            out.append(
+                finding("R003", ctx.file, line, f"{name}() of a computed name", severity=MEDIUM)
+            )
     elif name in SOURCING:
         out.append(finding("R004", ctx.file, line, shown))
     elif name in NETWORK_CALLS:
@@ -158,11 +221,13 @@ def _call_findings(ctx: _Ctx, call: dict[str, Any], calls: dict[int, dict[str, A
         old = ctx.r_version is None or ctx.r_version < FIXED_DESERIALISATION
         out.append(finding("R010", ctx.file, line, shown, severity=HIGH if old else None))
     elif name in PACKAGE_LOADERS and call.get("arg1") in NETWORK_PACKAGES and not net:
-        out.append(finding("R011", ctx.file, line,
-                           f"{name}({call['arg1']}); missing permission 'network'"))
-    elif not fs and (name in FILE_WRITERS or (
-        name in CONNECTIONS and any(WRITE_MODES.match(s) for s in call.get("strings", []))
-    )):
+        out.append(
+            finding("R011", ctx.file, line, f"{name}({call['arg1']}); missing permission 'network'")
+        )
+    elif not fs and (
+        name in FILE_WRITERS
+        or (name in CONNECTIONS and any(WRITE_MODES.match(s) for s in call.get("strings", [])))
+    ):
         out.append(finding("R012", ctx.file, line, f"{shown}; missing permission 'file_system'"))
     if pkg in NETWORK_PACKAGES and not net:
         out.append(finding("R011", ctx.file, line, f"{shown}; missing permission 'network'"))
@@ -171,14 +236,20 @@ def _call_findings(ctx: _Ctx, call: dict[str, Any], calls: dict[int, dict[str, A
     return out
 
 
-def _permission_finding(ctx: _Ctx, rule: str, line: int, shown: str, perm: str, granted: bool) -> Finding:
+def _permission_finding(
+    ctx: _Ctx, rule: str, line: int, shown: str, perm: str, granted: bool
+) -> Finding:
     """HIGH when the permission is missing; LOW (noted, sandbox-enforced) when declared."""
     if granted:
-        return finding(rule, ctx.file, line, f"{shown} (permission '{perm}' declared)", severity=LOW)
+        return finding(
+            rule, ctx.file, line, f"{shown} (permission '{perm}' declared)", severity=LOW
+        )
     return finding(rule, ctx.file, line, f"{shown}; missing permission '{perm}'")
 
 
-def _has_inner(call: dict[str, Any], calls: dict[int, dict[str, Any]], names: frozenset[str]) -> bool:
+def _has_inner(
+    call: dict[str, Any], calls: dict[int, dict[str, Any]], names: frozenset[str]
+) -> bool:
     """True when a call named in ``names`` is nested (at any depth) inside ``call``."""
     for other in calls.values():
         parent = other.get("within")

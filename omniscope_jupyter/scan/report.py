@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 SEVERITIES = ("LOW", "MEDIUM", "HIGH")
@@ -34,7 +34,7 @@ class ScanReport:
     scanners: list[str] = field(default_factory=list)
     #: Date and source of the vulnerability database used, when one was.
     vulnerability_db: dict[str, Any] | None = None
-    scanned_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    scanned_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @property
     def blocking(self) -> bool:

@@ -26,67 +26,149 @@ class Rule:
 
 RULES: dict[str, Rule] = {
     # -- files ---------------------------------------------------------------------------------
-    "F001": Rule(HIGH, "binary or compiled file", "Ship source code only: remove compiled, "
-                 "native or archive files (.pyc, .so, .pth, __pycache__, wheels, .rds)."),
+    "F001": Rule(
+        HIGH,
+        "binary or compiled file",
+        "Ship source code only: remove compiled, "
+        "native or archive files (.pyc, .so, .pth, __pycache__, wheels, .rds).",
+    ),
     "F002": Rule(HIGH, "setuid/setgid bit", "Clear the setuid/setgid bits (chmod u-s,g-s)."),
     "F003": Rule(MEDIUM, "world-writable file", "Remove write permission for others (chmod o-w)."),
-    "F004": Rule(MEDIUM, "executable file other than the entry point",
-                 "Clear the executable bit (chmod -x); only the entry point may be executable."),
-    "F005": Rule(LOW, "hidden file", "Remove hidden files and directories (.git, editor files) "
-                 "from the package."),
-    "F006": Rule(HIGH, "file over the size cap", "Keep files under the size cap; pass large data "
-                 "as input instead of shipping it."),
+    "F004": Rule(
+        MEDIUM,
+        "executable file other than the entry point",
+        "Clear the executable bit (chmod -x); only the entry point may be executable.",
+    ),
+    "F005": Rule(
+        LOW,
+        "hidden file",
+        "Remove hidden files and directories (.git, editor files) from the package.",
+    ),
+    "F006": Rule(
+        HIGH,
+        "file over the size cap",
+        "Keep files under the size cap; pass large data as input instead of shipping it.",
+    ),
     "F007": Rule(HIGH, "symbolic link", "Replace the link by the file it points to."),
-    "F008": Rule(HIGH, "interpreter start-up file", "Remove it: files such as .Rprofile or "
-                 "sitecustomize.py run before the plugin's own code."),
+    "F008": Rule(
+        HIGH,
+        "interpreter start-up file",
+        "Remove it: files such as .Rprofile or sitecustomize.py run before the plugin's own code.",
+    ),
     # -- Python --------------------------------------------------------------------------------
-    "PY000": Rule(HIGH, "Python file cannot be parsed", "Fix the syntax error; every Python file "
-                  "must parse with the plugin runtime's Python."),
-    "PY001": Rule(HIGH, "Python file could not be scanned", "Simplify the file; the scan must "
-                  "read every Python file."),
-    "PY101": Rule(HIGH, "network module without the network permission",
-                  "Add \"network\" to the manifest's permissions, or remove the import."),
-    "PY102": Rule(HIGH, "file write without the file_system permission",
-                  "Add \"file_system\" to the manifest's permissions, or return the data "
-                  "instead of writing it."),
-    "PY103": Rule(HIGH, "native code interface (ctypes/cffi)",
-                  "Do not load native code from a plugin; use a declared dependency."),
+    "PY000": Rule(
+        HIGH,
+        "Python file cannot be parsed",
+        "Fix the syntax error; every Python file must parse with the plugin runtime's Python.",
+    ),
+    "PY001": Rule(
+        HIGH,
+        "Python file could not be scanned",
+        "Simplify the file; the scan must read every Python file.",
+    ),
+    "PY101": Rule(
+        HIGH,
+        "network module without the network permission",
+        'Add "network" to the manifest\'s permissions, or remove the import.',
+    ),
+    "PY102": Rule(
+        HIGH,
+        "file write without the file_system permission",
+        'Add "file_system" to the manifest\'s permissions, or return the data '
+        "instead of writing it.",
+    ),
+    "PY103": Rule(
+        HIGH,
+        "native code interface (ctypes/cffi)",
+        "Do not load native code from a plugin; use a declared dependency.",
+    ),
     # -- R -------------------------------------------------------------------------------------
     "R000": Rule(HIGH, "R file cannot be parsed", "Fix the syntax error; every R file must parse."),
-    "R001": Rule(HIGH, "shell command execution", "Do not run shell commands from a plugin; use "
-                 "R functions or a declared dependency."),
-    "R002": Rule(HIGH, "code built from a string and evaluated", "Do not evaluate text as code; "
-                 "call the functions directly."),
-    "R003": Rule(LOW, "function looked up by name", "Call the function directly instead of "
-                 "looking it up by name (do.call/match.fun/get)."),
-    "R004": Rule(MEDIUM, "source() of another file", "Put shared code in the plugin file or a "
-                 "declared package; source() runs whatever file it is given."),
-    "R005": Rule(HIGH, "network access", "Add \"network\" to the manifest's permissions, or remove "
-                 "the call."),
-    "R006": Rule(HIGH, "native code or internal interface", "Do not call native code "
-                 "(.Call/.C/.External/dyn.load/.Internal) from a plugin; use a declared package."),
-    "R007": Rule(MEDIUM, "changes the process environment or file modes",
-                 "Do not change environment variables or file modes (Sys.setenv, Sys.chmod)."),
-    "R008": Rule(HIGH, "deletes files", "Add \"file_system\" to the manifest's permissions, or do "
-                 "not delete files."),
-    "R009": Rule(HIGH, "installs packages at run time", "Declare the package in the manifest's "
-                 "dependencies instead of installing it from the plugin."),
-    "R010": Rule(MEDIUM, "deserialises R objects", "Avoid readRDS/load/unserialize on data you "
-                 "did not produce (code execution before R 4.4, CVE-2024-27322)."),
-    "R011": Rule(HIGH, "network package without the network permission",
-                 "Add \"network\" to the manifest's permissions, or remove the package."),
-    "R012": Rule(HIGH, "file write without the file_system permission",
-                 "Add \"file_system\" to the manifest's permissions, or return the data "
-                 "instead of writing it."),
-    "R099": Rule(HIGH, "R files could not be scanned", "Report this to the server administrator; "
-                 "the package is refused until its R code can be scanned."),
+    "R001": Rule(
+        HIGH,
+        "shell command execution",
+        "Do not run shell commands from a plugin; use R functions or a declared dependency.",
+    ),
+    "R002": Rule(
+        HIGH,
+        "code built from a string and evaluated",
+        "Do not evaluate text as code; call the functions directly.",
+    ),
+    "R003": Rule(
+        LOW,
+        "function looked up by name",
+        "Call the function directly instead of looking it up by name (do.call/match.fun/get).",
+    ),
+    "R004": Rule(
+        MEDIUM,
+        "source() of another file",
+        "Put shared code in the plugin file or a "
+        "declared package; source() runs whatever file it is given.",
+    ),
+    "R005": Rule(
+        HIGH, "network access", 'Add "network" to the manifest\'s permissions, or remove the call.'
+    ),
+    "R006": Rule(
+        HIGH,
+        "native code or internal interface",
+        "Do not call native code "
+        "(.Call/.C/.External/dyn.load/.Internal) from a plugin; use a declared package.",
+    ),
+    "R007": Rule(
+        MEDIUM,
+        "changes the process environment or file modes",
+        "Do not change environment variables or file modes (Sys.setenv, Sys.chmod).",
+    ),
+    "R008": Rule(
+        HIGH,
+        "deletes files",
+        'Add "file_system" to the manifest\'s permissions, or do not delete files.',
+    ),
+    "R009": Rule(
+        HIGH,
+        "installs packages at run time",
+        "Declare the package in the manifest's "
+        "dependencies instead of installing it from the plugin.",
+    ),
+    "R010": Rule(
+        MEDIUM,
+        "deserialises R objects",
+        "Avoid readRDS/load/unserialize on data you "
+        "did not produce (code execution before R 4.4, CVE-2024-27322).",
+    ),
+    "R011": Rule(
+        HIGH,
+        "network package without the network permission",
+        'Add "network" to the manifest\'s permissions, or remove the package.',
+    ),
+    "R012": Rule(
+        HIGH,
+        "file write without the file_system permission",
+        'Add "file_system" to the manifest\'s permissions, or return the data '
+        "instead of writing it.",
+    ),
+    "R099": Rule(
+        HIGH,
+        "R files could not be scanned",
+        "Report this to the server administrator; "
+        "the package is refused until its R code can be scanned.",
+    ),
     # -- dependencies --------------------------------------------------------------------------
-    "DEP001": Rule(HIGH, "dependency with a known vulnerability", "Pin a version outside the "
-                   "advisory's affected range."),
-    "DEP002": Rule(LOW, "dependency not pinned: vulnerability status unknown",
-                   "Pin an exact version (name==x.y.z) so it can be checked."),
-    "DEP003": Rule(MEDIUM, "dependency cannot be read as a requirement",
-                   "Write it as a PEP 508 requirement (name==x.y.z)."),
+    "DEP001": Rule(
+        HIGH,
+        "dependency with a known vulnerability",
+        "Pin a version outside the advisory's affected range.",
+    ),
+    "DEP002": Rule(
+        LOW,
+        "dependency not pinned: vulnerability status unknown",
+        "Pin an exact version (name==x.y.z) so it can be checked.",
+    ),
+    "DEP003": Rule(
+        MEDIUM,
+        "dependency cannot be read as a requirement",
+        "Write it as a PEP 508 requirement (name==x.y.z).",
+    ),
 }
 
 #: Bandit rules raised to HIGH for plugin code, whatever Bandit's context-dependent severity:

@@ -19,7 +19,7 @@ import json
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,9 @@ class VulnerabilityDB:
         version = pinned_version(req.specifier)
         if version is None:
             return None
-        return [a for a in self.advisories.get(canonicalize_name(req.name), []) if a.affects(version)]
+        return [
+            a for a in self.advisories.get(canonicalize_name(req.name), []) if a.affects(version)
+        ]
 
 
 def pinned_version(spec: SpecifierSet) -> Version | None:
@@ -121,8 +123,12 @@ def dependency_findings(db: VulnerabilityDB, dependencies: Iterable[str]) -> lis
             continue
         for adv in advisories:
             out.append(
-                finding("DEP001", "manifest.json", 0, f"{dep} is affected by {adv.label}: "
-                        f"{_one_line(adv.summary)}")
+                finding(
+                    "DEP001",
+                    "manifest.json",
+                    0,
+                    f"{dep} is affected by {adv.label}: {_one_line(adv.summary)}",
+                )
             )
     return out
 
@@ -143,7 +149,9 @@ def default_vulndb_path() -> Path:
     try:
         dist = importlib.metadata.distribution("safety-db")
     except importlib.metadata.PackageNotFoundError as e:
-        raise VulnDBError("no vulnerability database: install 'safety-db' or set vulndb_path") from e
+        raise VulnDBError(
+            "no vulnerability database: install 'safety-db' or set vulndb_path"
+        ) from e
     return Path(str(dist.locate_file("safety_db/insecure_full.json")))
 
 
@@ -178,7 +186,7 @@ def _load_safety(p: Path) -> VulnerabilityDB:
         "format": "safety-db",
         "path": str(p),
         "version": _dist_version("safety-db") if _is_default(p) else None,
-        "date": datetime.fromtimestamp(stamp, timezone.utc).isoformat() if stamp else None,
+        "date": datetime.fromtimestamp(stamp, UTC).isoformat() if stamp else None,
         "packages": len(db.advisories),
         "advisories": sum(len(v) for v in db.advisories.values()),
         "ecosystems": ["PyPI"],
@@ -232,7 +240,9 @@ def _osv_records(p: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(z.read(name))
 
 
-def _osv_intervals(events: list[dict[str, str]]) -> Iterator[tuple[str | None, str | None, str | None]]:
+def _osv_intervals(
+    events: list[dict[str, str]],
+) -> Iterator[tuple[str | None, str | None, str | None]]:
     """OSV events (in order) -> closed/open intervals ``(introduced, fixed, last_affected)``."""
     introduced: str | None = None
     for ev in events:

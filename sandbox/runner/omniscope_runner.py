@@ -93,10 +93,8 @@ def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     }
     if classes:
         cls = classes[0]
-        init_params = [
-            p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
-        ]
-        instance = cls(context) if init_params else cls()
+        # The spec's classes take ``__init__(self, context)``; a class without one takes nothing.
+        instance = cls() if cls.__init__ is object.__init__ else cls(context)
         for name in ("plugin_id", "config", "context"):
             if not hasattr(instance, name):
                 setattr(instance, name, context[name] if name != "context" else context)

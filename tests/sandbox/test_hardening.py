@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import threading
@@ -41,7 +42,8 @@ class Connect:
 @pytest.fixture
 def bridge_server(engine_client: docker.DockerClient) -> Iterator[tuple[str, int]]:
     """A tiny TCP server on the host, reachable at the Docker bridge gateway address."""
-    gateway = engine_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    ipam = engine_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
     server = socket.socket()
     server.bind((gateway, 0))
     server.listen()
@@ -230,7 +232,7 @@ def test_host_files_env_and_token_are_invisible(
 ) -> None:
     monkeypatch.setenv("JUPYTER_TOKEN", "secret-token-123")
     monkeypatch.setenv("OMNISCOPE_TEST_SECRET", "do-not-leak")
-    host_paths = [os.getcwd(), os.path.expanduser("~"), "/root/.jupyter", "/tmp/venv",
+    host_paths = [os.getcwd(), os.path.expanduser("~/.cache"), os.path.expanduser("~/.jupyter"), "/tmp/venv",
                   "/var/run/docker.sock", str(service.settings.work_dir)]
     target = make_plugin(
         """

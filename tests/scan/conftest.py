@@ -77,7 +77,9 @@ def load_manifest(package_dir: Path) -> dict[str, Any]:
     return json.loads((package_dir / "manifest.json").read_text())
 
 
-def scan_dir(package_dir: Path, scanner: PackageScanner | None = None, **manifest: Any) -> ScanReport:
+def scan_dir(
+    package_dir: Path, scanner: PackageScanner | None = None, **manifest: Any
+) -> ScanReport:
     """Scan ``package_dir`` with its manifest (fields overridden by ``manifest``)."""
     scanner = scanner or PackageScanner(r_runner=_no_r)
     return scanner.scan(package_dir, {**load_manifest(package_dir), **manifest})
@@ -93,5 +95,7 @@ def located(report: ScanReport) -> set[tuple[str, str, int]]:
 
 
 def severity_of(report: ScanReport, rule_id: str, file: str, line: int) -> str:
-    [sev] = {f.severity for f in report.findings if (f.rule_id, f.file, f.line) == (rule_id, file, line)}
+    [sev] = {
+        f.severity for f in report.findings if (f.rule_id, f.file, f.line) == (rule_id, file, line)
+    }
     return sev

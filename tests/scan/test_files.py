@@ -23,24 +23,40 @@ def test_binaries_are_refused(copy_case) -> None:
     (pkg / "__pycache__" / "good_py.cpython-311.pyc").write_bytes(b"\x00" * 16)
     (pkg / "icon.png").write_bytes(PNG)  # image assets are the one binary allowed
     report = scan_dir(pkg)
-    assert {("F001", "helper.pyc", 0), ("F001", "fast.so", 0), ("F001", "evil.pth", 0),
-            ("F001", "tool", 0), ("F001", "__pycache__", 0)} <= located(report)
-    assert not any(f.file.startswith("__pycache__/") or f.file == "icon.png" for f in report.findings)
+    assert {
+        ("F001", "helper.pyc", 0),
+        ("F001", "fast.so", 0),
+        ("F001", "evil.pth", 0),
+        ("F001", "tool", 0),
+        ("F001", "__pycache__", 0),
+    } <= located(report)
+    assert not any(
+        f.file.startswith("__pycache__/") or f.file == "icon.png" for f in report.findings
+    )
     assert report.blocking
 
 
 def test_modes(copy_case) -> None:
     pkg = copy_case("good_py")
-    for name, mode in [("suid.txt", 0o4644), ("sgid.txt", 0o2644), ("open.txt", 0o666),
-                       ("run.sh", 0o755), ("good_py.py", 0o755)]:
+    for name, mode in [
+        ("suid.txt", 0o4644),
+        ("sgid.txt", 0o2644),
+        ("open.txt", 0o666),
+        ("run.sh", 0o755),
+        ("good_py.py", 0o755),
+    ]:
         path = pkg / name
         if not path.exists():
             path.write_text("x\n")
         os.chmod(path, mode)
     report = scan_dir(pkg)
     found = located(report)
-    assert {("F002", "suid.txt", 0), ("F002", "sgid.txt", 0), ("F003", "open.txt", 0),
-            ("F004", "run.sh", 0)} <= found
+    assert {
+        ("F002", "suid.txt", 0),
+        ("F002", "sgid.txt", 0),
+        ("F003", "open.txt", 0),
+        ("F004", "run.sh", 0),
+    } <= found
     assert severity_of(report, "F002", "suid.txt", 0) == "HIGH"
     assert ("F004", "good_py.py", 0) not in found  # the entry point may be executable
 
@@ -52,10 +68,16 @@ def test_hidden_and_startup_files(copy_case) -> None:
     (pkg / "sitecustomize.py").write_text("x = 1\n")
     (pkg / ".git").mkdir()
     (pkg / ".git" / "HEAD").write_bytes(b"\x00binary")
-    report = scan_dir(pkg, PackageScanner(r_runner=lambda *a: '{"r_version": "4.5.1", "files": []}'))
+    report = scan_dir(
+        pkg, PackageScanner(r_runner=lambda *a: '{"r_version": "4.5.1", "files": []}')
+    )
     found = located(report)
-    assert {("F005", ".gitignore", 0), ("F008", ".Rprofile", 0), ("F008", "sitecustomize.py", 0),
-            ("F005", ".git", 0)} <= found
+    assert {
+        ("F005", ".gitignore", 0),
+        ("F008", ".Rprofile", 0),
+        ("F008", "sitecustomize.py", 0),
+        ("F005", ".git", 0),
+    } <= found
     assert severity_of(report, "F005", ".gitignore", 0) == "LOW"
     assert severity_of(report, "F005", ".git", 0) == "HIGH"  # a hidden directory is not scanned
     assert not any(f.file.startswith(".git/") for f in report.findings)

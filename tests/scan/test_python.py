@@ -45,7 +45,9 @@ EXPECTED = [
 
 
 @pytest.mark.parametrize(("rule", "file", "line", "severity"), EXPECTED)
-def test_rule_found_at_its_line(py_bad: ScanReport, rule: str, file: str, line: int, severity: str) -> None:
+def test_rule_found_at_its_line(
+    py_bad: ScanReport, rule: str, file: str, line: int, severity: str
+) -> None:
     assert (rule, file, line) in located(py_bad)
     assert severity_of(py_bad, rule, file, line) == severity
 
@@ -73,7 +75,8 @@ def test_every_finding_is_actionable(py_bad: ScanReport) -> None:
 def test_declared_permissions_allow_network_and_writes(tmp_path: Path) -> None:
     (tmp_path / "p.py").write_text("import requests\nopen('x', 'w')\nimport ctypes\n")
     report = PackageScanner().scan(
-        tmp_path, {"language": "python", "entry_point": "p.py", "permissions": ["network", "file_system"]}
+        tmp_path,
+        {"language": "python", "entry_point": "p.py", "permissions": ["network", "file_system"]},
     )
     # Declared permissions silence PY101/PY102; native code stays refused.
     assert located(report) == {("PY103", "p.py", 3)}

@@ -61,7 +61,9 @@ EXPECTED = [
 
 
 @pytest.mark.parametrize(("rule", "file", "line", "severity"), EXPECTED)
-def test_rule_found_at_its_line(r_bad: ScanReport, rule: str, file: str, line: int, severity: str | None) -> None:
+def test_rule_found_at_its_line(
+    r_bad: ScanReport, rule: str, file: str, line: int, severity: str | None
+) -> None:
     assert (rule, file, line) in located(r_bad)
     if severity:
         assert severity_of(r_bad, rule, file, line) == severity
@@ -80,17 +82,26 @@ def test_deserialisation_severity_follows_the_r_version(r_bad: ScanReport) -> No
     assert severity_of(r_bad, "R010", "packages.R", 4) == expected
 
 
-def test_declared_permissions_lower_network_and_delete(tmp_path: Path, r_runner: Callable[..., str]) -> None:
-    (tmp_path / "p.R").write_text('download.file("https://x.org/a", "a")\nunlink("a")\nlibrary(httr)\n')
+def test_declared_permissions_lower_network_and_delete(
+    tmp_path: Path, r_runner: Callable[..., str]
+) -> None:
+    (tmp_path / "p.R").write_text(
+        'download.file("https://x.org/a", "a")\nunlink("a")\nlibrary(httr)\n'
+    )
     report = PackageScanner(r_runner=r_runner).scan(
         tmp_path, {"language": "r", "entry_point": "p.R", "permissions": ["network", "file_system"]}
     )
-    assert {(f.rule_id, f.line, f.severity) for f in report.findings} == {("R005", 1, "LOW"), ("R008", 2, "LOW")}
+    assert {(f.rule_id, f.line, f.severity) for f in report.findings} == {
+        ("R005", 1, "LOW"),
+        ("R008", 2, "LOW"),
+    }
 
 
 def test_r_system_alone_blocks(tmp_path: Path, r_runner: Callable[..., str]) -> None:
     (tmp_path / "p.R").write_text('f <- function() {\n  system("echo hi")\n}\n')
-    report = PackageScanner(r_runner=r_runner).scan(tmp_path, {"language": "r", "entry_point": "p.R"})
+    report = PackageScanner(r_runner=r_runner).scan(
+        tmp_path, {"language": "r", "entry_point": "p.R"}
+    )
     assert report.blocking
     assert [(f.rule_id, f.file, f.line) for f in report.findings] == [("R001", "p.R", 2)]
 
@@ -123,8 +134,13 @@ def test_container_is_hardened(docker_r_runner: DockerRRunner, tmp_path: Path) -
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "p.R").write_text("x <- 1\n")
     facts = json.loads(docker_r_runner(script, tmp_path / "pkg", ["p.R"]))
-    assert facts == {"uid": "65534", "cap_eff": "0000000000000000", "net": "refused",
-                     "root_writable": False, "plugin_writable": False}
+    assert facts == {
+        "uid": "65534",
+        "cap_eff": "0000000000000000",
+        "net": "refused",
+        "root_writable": False,
+        "plugin_writable": False,
+    }
 
 
 def test_container_parses_the_corpus(docker_r_runner: DockerRRunner) -> None:

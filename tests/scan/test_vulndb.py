@@ -19,8 +19,12 @@ OSV_REQUESTS = {
     "aliases": ["CVE-2018-18074"],
     "modified": "2024-05-01T00:00:00Z",
     "summary": "Insufficiently Protected Credentials in Requests",
-    "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
-                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}]}],
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "requests"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.20.0"}]}],
+        }
+    ],
 }
 
 
@@ -57,10 +61,14 @@ def test_every_report_carries_the_database(copy_case) -> None:
 
 def test_safe_pin_and_bad_requirement(tmp_path: Path) -> None:
     (tmp_path / "p.py").write_text("x = 1\n")
-    report = PackageScanner().scan(tmp_path, {
-        "language": "python", "entry_point": "p.py",
-        "dependencies": ["requests==2.32.3", "not a requirement!"],
-    })
+    report = PackageScanner().scan(
+        tmp_path,
+        {
+            "language": "python",
+            "entry_point": "p.py",
+            "dependencies": ["requests==2.32.3", "not a requirement!"],
+        },
+    )
     assert [(f.rule_id, f.severity) for f in report.findings] == [("DEP003", "MEDIUM")]
 
 
@@ -83,8 +91,13 @@ def test_fresher_osv_database(tmp_path: Path, no_network: None, layout: str) -> 
     [dep] = [f for f in report.findings if f.rule_id == "DEP001"]
     assert "GHSA-x84v-xcm2-53pg (CVE-2018-18074)" in dep.message
     assert report.vulnerability_db == {
-        "format": "osv", "path": str(path), "version": None, "date": "2024-05-01T00:00:00Z",
-        "packages": 1, "advisories": 1, "ecosystems": ["PyPI"],
+        "format": "osv",
+        "path": str(path),
+        "version": None,
+        "date": "2024-05-01T00:00:00Z",
+        "packages": 1,
+        "advisories": 1,
+        "ecosystems": ["PyPI"],
     }
     fixed = scanner.scan(pkg, {**manifest, "dependencies": ["requests==2.20.0"]})
     assert not fixed.findings

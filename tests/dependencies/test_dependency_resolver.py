@@ -1,0 +1,195 @@
+"""The dependency stage against the real index: wheels-only locks for the runner's Python, base
+packages left alone, pip's message on failure with nothing left behind, R checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from omniscope_jupyter.errors import InvalidPackage
+from omniscope_jupyter.sandbox.dependencies import DependencyResolver, manylinux_platforms
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "examples"
+# What the offline runner image reports (probe_runner_image): Debian's builds carry "+dfsg".
+RUNNER_BASE = {
+    "numpy": "2.2.4",
+    "pandas": "2.2.3+dfsg",
+    "pyarrow": "26.0.1",
+    "python-dateutil": "2.9.0",
+    "pytz": "2025.2",
+    "six": "1.17.0",
+}
+R_IMAGE = {"jsonlite": "1.9.1", "R": "4.5.0"}
+TABULATE = {
+    "name": "tabulate",
+    "version": "0.9.0",
+    "sha256": "024ca478df22e9340661486f85298cff5f6dcdba14f3813e8830015b9ed1948f",
+    "filename": "tabulate-0.9.0-py3-none-any.whl",
+}
+# Any pip call through this fails the test loudly: for cases that must not reach pip at all.
+NO_PIP = [sys.executable, "-c", "import sys; sys.exit('pip must not run here')"]
+
+
+def resolver(cache: Path, **settings) -> DependencyResolver:
+    return DependencyResolver(
+        wheel_cache=cache, base_packages=RUNNER_BASE, r_packages=R_IMAGE, **settings
+    )
+
+
+def python_manifest(*dependencies: str) -> dict:
+    return {"language": "python", "dependencies": list(dependencies)}
+
+
+def test_pure_python_wheel_is_locked_with_its_hash(tmp_path):
+    lock = resolver(tmp_path).resolve(tmp_path, python_manifest("tabulate==0.9.0"))
+    assert lock["resolved"] == [TABULATE]
+    assert lock["target"] == {
+        "python": "3.13", "implementation": "cp", "abi": "cp313", "arch": "x86_64",
+        "glibc": "2.41",
+    }  # fmt: skip
+    assert lock["declared"] == ["tabulate==0.9.0"] and lock["base"] == []
+    wheel = tmp_path / TABULATE["filename"]
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == TABULATE["sha256"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [TABULATE["filename"]]
+    json.dumps(lock)  # stored with the plugin as JSON
+
+
+def test_lock_digest_is_stable_and_the_cache_is_reused(tmp_path):
+    first = resolver(tmp_path).resolve(tmp_path, python_manifest("tabulate==0.9.0"))
+    wheel = tmp_path / TABULATE["filename"]
+    stamp = wheel.stat().st_mtime_ns
+    again = resolver(tmp_path).resolve(tmp_path, python_manifest("tabulate==0.9.0"))
+    assert again == first
+    assert wheel.stat().st_mtime_ns == stamp  # not downloaded a second time
+
+
+def test_unknown_package_refuses_with_pips_message_and_leaves_nothing(tmp_path):
+    cache = tmp_path / "wheels"
+    with pytest.raises(InvalidPackage) as caught:
+        resolver(cache).resolve(tmp_path, python_manifest("surely-not-a-real-pkg-xyz==1.0"))
+    message = caught.value.message
+    assert "No matching distribution found for surely-not-a-real-pkg-xyz==1.0" in message
+    assert "WARNING" not in message
+    assert "surely-not-a-real-pkg-xyz" in caught.value.details["pip_output"]
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_a_failing_download_keeps_nothing_half_done(tmp_path):
+    # Resolution succeeds, the download is refused: no wheel and no temp folder may remain.
+    stage = resolver(tmp_path / "wheels")
+    stage._pip_resolve = lambda wanted, pins: [{**TABULATE, "sha256": "0" * 64}]  # type: ignore[method-assign]
+    with pytest.raises(InvalidPackage, match="cannot be resolved"):
+        stage.resolve(tmp_path, python_manifest("tabulate==0.9.0"))
+    assert list((tmp_path / "wheels").iterdir()) == []
+
+
+def test_base_packages_accepted_by_the_specifier_are_not_resolved(tmp_path):
+    lock = resolver(tmp_path, pip_command=NO_PIP).resolve(
+        tmp_path, python_manifest("numpy", "pandas>=2.0", "pyarrow>=14,<27")
+    )
+    assert lock["resolved"] == []
+    assert lock["base"] == [
+        {"name": "numpy", "version": "2.2.4"},
+        {"name": "pandas", "version": "2.2.3+dfsg"},
+        {"name": "pyarrow", "version": "26.0.1"},
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_requirement_the_base_does_not_meet_is_resolved(tmp_path):
+    lock = resolver(tmp_path).resolve(tmp_path, python_manifest("six==1.16.0"))
+    assert [(w["name"], w["version"]) for w in lock["resolved"]] == [("six", "1.16.0")]
+    assert lock["resolved"][0]["filename"] == "six-1.16.0-py2.py3-none-any.whl"
+
+
+def test_transitive_base_packages_are_pinned_not_reinstalled(tmp_path):
+    # numexpr needs numpy: the image's numpy (2.2.4) is kept, only numexpr's wheel is locked,
+    # and it is the CPython 3.13 manylinux build, not one for the host's Python.
+    lock = resolver(tmp_path).resolve(tmp_path, python_manifest("numexpr"))
+    assert [w["name"] for w in lock["resolved"]] == ["numexpr"]
+    assert "-cp313-cp313-manylinux" in lock["resolved"][0]["filename"]
+    assert {"name": "numpy", "version": "2.2.4"} in lock["base"]
+
+
+def test_markers_are_judged_for_the_runner_python(tmp_path):
+    only_old = "tabulate==0.9.0; python_version < '3.12'"
+    lock = resolver(tmp_path, pip_command=NO_PIP).resolve(tmp_path, python_manifest(only_old))
+    assert lock["resolved"] == []
+    old = resolver(tmp_path, python_version="3.11").resolve(tmp_path, python_manifest(only_old))
+    assert [w["name"] for w in old["resolved"]] == ["tabulate"]
+    assert old["target"]["abi"] == "cp311" and old["digest"] != lock["digest"]
+
+
+@pytest.mark.parametrize(
+    ("dependency", "message"),
+    [
+        ("not a requirement!", "is not a valid requirement"),
+        ("evil @ https://example.com/evil.whl", "direct URL"),
+    ],
+)
+def test_malformed_requirements_are_refused(tmp_path, dependency, message):
+    with pytest.raises(InvalidPackage, match=message):
+        resolver(tmp_path, pip_command=NO_PIP).resolve(tmp_path, python_manifest(dependency))
+
+
+def test_r_dependencies_checked_against_the_r_image(tmp_path):
+    stage = resolver(tmp_path, pip_command=NO_PIP)
+    manifest = {"language": "r", "dependencies": ["stats", "jsonlite (>= 1.8)", "R (>= 4.3)"]}
+    lock = stage.resolve(tmp_path, manifest)
+    assert lock["resolved"] == [] and lock["target"] == {"r": "4.5.0"}
+    assert lock["base"] == [
+        {"name": "R", "version": "4.5.0"},
+        {"name": "jsonlite", "version": "1.9.1"},
+        {"name": "stats", "version": "4.5.0"},
+    ]
+    bad = {"language": "r", "dependencies": ["ggplot2", "jsonlite (>= 2.0)", "R (>= 5.0)"]}
+    with pytest.raises(InvalidPackage) as caught:
+        stage.resolve(tmp_path, bad)
+    assert caught.value.details["missing"] == [
+        "ggplot2 (not installed)",
+        "jsonlite (>= 2.0; the image has 1.9.1)",
+        "R (>= 5.0; the image has 4.5.0)",
+    ]
+    assert "ggplot2 (not installed)" in caught.value.message
+    with pytest.raises(InvalidPackage, match="is not of the form"):
+        stage.resolve(tmp_path, {"language": "r", "dependencies": ["jsonlite >= 1"]})
+
+
+def test_r_builtin_packages_need_no_package_list(tmp_path):
+    stage = DependencyResolver(wheel_cache=tmp_path, pip_command=NO_PIP)
+    lock = stage.resolve(tmp_path, {"language": "r", "dependencies": ["stats", "utils"]})
+    assert lock["base"] == []
+    with pytest.raises(InvalidPackage, match="jsonlite"):
+        stage.resolve(tmp_path, {"language": "r", "dependencies": ["jsonlite"]})
+
+
+def test_package_lists_may_be_supplied_lazily(tmp_path):
+    calls = []
+
+    def base():
+        calls.append("base")
+        return RUNNER_BASE
+
+    stage = DependencyResolver(wheel_cache=tmp_path, base_packages=base, pip_command=NO_PIP)
+    assert calls == []  # nothing is read before a plugin needs it
+    stage.resolve(tmp_path, python_manifest("numpy"))
+    assert calls == ["base"]
+
+
+@pytest.mark.parametrize("name", ["data_normalizer", "outlier_detector", "correlation_analyzer"])
+def test_examples_need_nothing_beyond_the_runner_image(tmp_path, name):
+    manifest = json.loads((EXAMPLES / name / "manifest.json").read_text())
+    lock = resolver(tmp_path, pip_command=NO_PIP).resolve(EXAMPLES / name, manifest)
+    assert lock["resolved"] == []
+
+
+def test_manylinux_platforms_cover_every_older_glibc():
+    tags = manylinux_platforms("x86_64", "2.41")
+    assert tags[0] == "manylinux_2_41_x86_64" and "manylinux_2_5_x86_64" in tags
+    assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"} <= set(tags)
+    assert "manylinux_2_42_x86_64" not in tags
+    assert "manylinux2014_aarch64" in manylinux_platforms("aarch64", "2.17")
