@@ -13,4 +13,11 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
     return [{"module": "omniscope_jupyter", "app": OmniscopeApp}]
 
 
-__all__ = ["__version__"]
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext omniscope_jupyter``: the ``%omniplug`` magic (see ``notebook/``)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+__all__ = ["__version__", "load_ipython_extension"]

@@ -310,7 +310,10 @@ _ID = r"(?P<plugin_id>[^/]+)"
 
 def route_table() -> list[tuple[str, type[PluginsAPIHandler], dict[str, Any]]]:
     """Routes relative to ``/api/plugins``; fixed words come before ``{plugin_id}``."""
+    from .marketplace_handlers import marketplace_routes
+
     return [
+        *marketplace_routes(),
         ("/install", InstallHandler, {}),
         ("/list", ListHandler, {}),
         ("/extension-points", ExtensionPointsHandler, {}),

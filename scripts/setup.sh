@@ -13,6 +13,13 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
   PYTHON=python3.11
 fi
 
+# R on the host serves the example plugins' local tests and authors' `omniplug scan` of R code;
+# plugins themselves always run in the sandbox image's R.
+if ! command -v Rscript >/dev/null 2>&1 || ! Rscript -e 'library(jsonlite)' >/dev/null 2>&1; then
+  step "installing R (apt: r-base-core r-cran-jsonlite)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-base-core r-cran-jsonlite >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv

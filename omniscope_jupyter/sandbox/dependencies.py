@@ -173,17 +173,30 @@ class DependencyResolver:
                 provided[name] = version
             else:
                 wanted.append(req)
-        resolved: list[dict[str, str]] = []
+        resolved: list[dict[str, Any]] = []
         if wanted:
-            overridden = {canonicalize_name(r.name) for r in wanted}
+            # Only a requirement the image's version fails replaces it; one that merely asks for
+            # extras ("pandas[excel]") keeps the image's pandas and adds the extras' packages.
+            overridden = {
+                canonicalize_name(r.name)
+                for r in wanted
+                if canonicalize_name(r.name) in base
+                and not _accepts(r, base[canonicalize_name(r.name)])
+            }
             # Distribution builds carry local labels ("2.2.3+dfsg") the index does not have;
             # the public version is what the index knows and what pins and matches compare.
-            public = {n: p for n, p in ((n, _public(v)) for n, v in base.items()) if p}
-            pins = {n: p for n, p in public.items() if n not in overridden}
-            for item in self._pip_resolve(wanted, pins):
+            public = ((n, _public(v)) for n, v in base.items() if n not in overridden)
+            pins = {n: p for n, p in public if p}
+            # A stub has no extras, so a package asked for with extras is resolved from the
+            # index, still pinned to the image's version, and then left out of the layer.
+            with_extras = {canonicalize_name(r.name) for r in wanted if r.extras}
+            stubs = {n: v for n, v in pins.items() if n not in with_extras}
+            found, used = self._pip_resolve(wanted, pins, stubs)
+            provided.update({name: base[name] for name in used})
+            for item in found:
                 name = canonicalize_name(item["name"])
-                if name in pins and public[name] == _public(item["version"]):
-                    provided[name] = item["version"]
+                if name in pins and pins[name] == _public(item["version"]):
+                    provided[name] = base[name]
                 else:
                     resolved.append(item)
             self._fetch(resolved)
@@ -224,39 +237,58 @@ class DependencyResolver:
             "--implementation", target["implementation"],
             "--abi", target["abi"],
         ]  # fmt: skip
-        for tag in manylinux_platforms(self.arch, self.glibc):
+        for tag in self._platforms():
             options += ["--platform", tag]
         return options
 
-    def _pip_resolve(self, wanted: list[Requirement], pins: dict[str, str]) -> list[dict[str, str]]:
+    def _platforms(self) -> list[str]:
+        return manylinux_platforms(self.arch, self.glibc)
+
+    def _pip_resolve(
+        self, wanted: list[Requirement], pins: dict[str, str], stubs: dict[str, str]
+    ) -> tuple[list[dict[str, str]], set[str]]:
         """Resolve ``wanted`` plus their dependencies without downloading more than metadata.
 
+        Returns the chosen wheels and the names of image packages taken from ``stubs``.
         pip's dry run reads each release's metadata (PEP 658) and reports the chosen wheel's URL
         and sha256; ``--target`` is only there because pip allows ``--platform`` with it alone.
+        The image's packages are offered as metadata-only stub wheels with the best-ranked tag,
+        so pip takes them as they are: it needs no wheel of that exact version on the index
+        (Debian's markupsafe has none for cp313) and pulls in none of their dependencies.
         """
         with tempfile.TemporaryDirectory(prefix="omniscope-resolve-") as tmp:
+            stub_dir = Path(tmp, "image")
+            stub_dir.mkdir()
+            tag = f"{self.target['abi']}-{self.target['abi']}-{self._platforms()[0]}"
+            for name, version in stubs.items():
+                _write_stub_wheel(stub_dir, name, version, tag)
             constraints = Path(tmp, "constraints.txt")
             constraints.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())))
             report = Path(tmp, "report.json")
             self._pip(
                 "install", "--dry-run", "--ignore-installed", "--quiet",
                 "--target", str(Path(tmp, "target")), "--report", str(report),
-                "--constraint", str(constraints), *self._target_options(),
-                *[str(req) for req in wanted],
+                "--find-links", str(stub_dir), "--constraint", str(constraints),
+                *self._target_options(), *[str(req) for req in wanted],
             )  # fmt: skip
             install = json.loads(report.read_text()).get("install", [])
-        items = []
+            stub_url = stub_dir.as_uri()
+        items, used = [], set()
         for entry in install:
             name, version = entry["metadata"]["name"], entry["metadata"]["version"]
             info = entry.get("download_info") or {}
+            url = str(info.get("url", ""))
+            if url.startswith(stub_url):
+                used.add(canonicalize_name(name))
+                continue
             sha256 = ((info.get("archive_info") or {}).get("hashes") or {}).get("sha256")
-            filename = PurePosixPath(str(info.get("url", "")).split("#")[0]).name
+            filename = PurePosixPath(url.split("#")[0]).name
             if not sha256 or not filename.endswith(".whl"):
                 raise InvalidPackage(
                     f"dependency {name}=={version} has no wheel with a sha256 on the index"
                 )
             items.append({"name": name, "version": version, "sha256": sha256, "filename": filename})
-        return items
+        return items, used
 
     def _fetch(self, wheels: list[dict[str, str]]) -> None:
         """Bring every wheel of the lock into the cache, verified; all or none of them."""
@@ -300,7 +332,7 @@ class DependencyResolver:
                 f"dependency resolution did not finish within {self.timeout:g} s"
             ) from None
         if done.returncode != 0:
-            detail = _pip_message(done.stderr or done.stdout)
+            detail = _pip_message(f"{done.stdout}\n{done.stderr}")
             raise InvalidPackage(f"dependencies cannot be resolved: {detail}", pip_output=detail)
 
     # -- R ---------------------------------------------------------------------------------
@@ -513,6 +545,21 @@ def _parse_python_requirement(text: str) -> Requirement:
         # A URL would fetch whatever is there, bypassing the index's hashes and names.
         raise InvalidPackage(f"dependency {text!r} is a direct URL; name a package on the index")
     return req
+
+
+def _write_stub_wheel(directory: Path, name: str, version: str, tag: str) -> None:
+    """A wheel holding only the metadata of ``name`` ``version``: how pip learns it is there."""
+    dist = f"{re.sub(r'[-_.]+', '_', name)}-{version}"
+    with zipfile.ZipFile(directory / f"{dist}-{tag}.whl", "w") as stub:
+        stub.writestr(
+            f"{dist}.dist-info/METADATA",
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        )
+        stub.writestr(
+            f"{dist}.dist-info/WHEEL",
+            f"Wheel-Version: 1.0\nGenerator: omniscope\nRoot-Is-Purelib: false\nTag: {tag}\n",
+        )
+        stub.writestr(f"{dist}.dist-info/RECORD", "")
 
 
 def _public(version: str) -> str | None:

@@ -25,6 +25,7 @@ import docker
 import docker.errors
 import pandas as pd
 import requests
+from docker.utils.socket import STDERR, STDOUT, frames_iter
 
 from ..errors import SandboxUnavailable
 from . import container as ctr
@@ -118,20 +119,34 @@ class OutputCollector(threading.Thread):
     neither memory nor disk (Docker's rotated json log would keep only a recent tail).
     """
 
-    def __init__(self, stream: Any, cap: int) -> None:
+    def __init__(self, sock: Any, cap: int) -> None:
         super().__init__(daemon=True)
-        self._stream = stream
+        self._sock = sock
         self._cap = cap
         self.stdout, self.stderr = bytearray(), bytearray()
         self.cut = {"stdout": False, "stderr": False}
 
     def run(self) -> None:
         try:
-            for out, err in self._stream:
-                self._keep(self.stdout, out, "stdout")
-                self._keep(self.stderr, err, "stderr")
+            for stream_id, chunk in frames_iter(self._sock, tty=False):
+                if stream_id == STDOUT:
+                    self._keep(self.stdout, chunk, "stdout")
+                elif stream_id == STDERR:
+                    self._keep(self.stderr, chunk, "stderr")
         except (docker.errors.APIError, requests.RequestException, OSError, ValueError):
             pass  # the container went away; what was read so far is the capture
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the attach socket (idempotent)."""
+        sock = getattr(self._sock, "_sock", None)
+        for closable in (self._sock, sock):
+            try:
+                if closable is not None:
+                    closable.close()
+            except OSError:
+                pass
 
     def _keep(self, buffer: bytearray, chunk: bytes | None, name: str) -> None:
         if not chunk:
@@ -239,7 +254,7 @@ class SandboxRunner:
             if cancelled:
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
             collector = OutputCollector(
-                container.attach(stdout=True, stderr=True, stream=True, demux=True, logs=False),
+                container.attach_socket(params={"stdout": 1, "stderr": 1, "stream": 1}),
                 self.settings.log_cap_bytes,
             )
             collector.start()
@@ -248,6 +263,7 @@ class SandboxRunner:
             self._write_job(mounts.job_dir, request)
             exit_code, timed_out = self._wait(container, request.timeout, started)
             collector.join(timeout=10)
+            collector.close()
             outcome = self._collect(
                 container, mounts.out_dir, request, exit_code, timed_out, collector
             )

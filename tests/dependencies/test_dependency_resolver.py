@@ -81,7 +81,7 @@ def test_unknown_package_refuses_with_pips_message_and_leaves_nothing(tmp_path):
 def test_a_failing_download_keeps_nothing_half_done(tmp_path):
     # Resolution succeeds, the download is refused: no wheel and no temp folder may remain.
     stage = resolver(tmp_path / "wheels")
-    stage._pip_resolve = lambda wanted, pins: [{**TABULATE, "sha256": "0" * 64}]  # type: ignore[method-assign]
+    stage._pip_resolve = lambda wanted, pins, stubs: ([{**TABULATE, "sha256": "0" * 64}], set())  # type: ignore[method-assign]
     with pytest.raises(InvalidPackage, match="cannot be resolved"):
         stage.resolve(tmp_path, python_manifest("tabulate==0.9.0"))
     assert list((tmp_path / "wheels").iterdir()) == []
@@ -193,3 +193,31 @@ def test_manylinux_platforms_cover_every_older_glibc():
     assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"} <= set(tags)
     assert "manylinux_2_42_x86_64" not in tags
     assert "manylinux2014_aarch64" in manylinux_platforms("aarch64", "2.17")
+
+
+def test_extras_keep_the_image_version_and_add_their_packages(tmp_path):
+    # pandas[output-formatting] = jinja2 + tabulate: pandas and jinja2 stay the image's;
+    # tabulate is added, and so is tzdata: with extras pandas' own requirements are read from
+    # the index, and PyPI's pandas needs tzdata where Debian's uses the system time zones.
+    image = {**RUNNER_BASE, "Jinja2": "3.1.6", "MarkupSafe": "2.1.5"}
+    stage = DependencyResolver(wheel_cache=tmp_path, base_packages=image)
+    lock = stage.resolve(tmp_path, python_manifest("pandas[output-formatting]>=2"))
+    assert [w["name"] for w in lock["resolved"]] == ["tabulate", "tzdata"]
+    assert {"name": "pandas", "version": "2.2.3+dfsg"} in lock["base"]
+    assert {"name": "jinja2", "version": "3.1.6"} in lock["base"]
+
+
+def test_image_packages_need_no_wheel_of_their_version_on_the_index(tmp_path):
+    # Debian's markupsafe 2.1.5 predates Python 3.13, so the index has no cp313 wheel of it;
+    # jinja2 needs markupsafe, and the image's copy must satisfy it as it is.
+    image = {**RUNNER_BASE, "MarkupSafe": "2.1.5"}
+    stage = DependencyResolver(wheel_cache=tmp_path, base_packages=image)
+    lock = stage.resolve(tmp_path, python_manifest("jinja2==3.1.6"))
+    assert [(w["name"], w["version"]) for w in lock["resolved"]] == [("Jinja2", "3.1.6")]
+    assert lock["base"] == [{"name": "markupsafe", "version": "2.1.5"}]
+
+
+def test_a_package_without_a_wheel_is_refused_not_built(tmp_path):
+    # odfpy publishes only a source distribution: building it would run its setup.py here.
+    with pytest.raises(InvalidPackage, match="No matching distribution found for odfpy"):
+        resolver(tmp_path).resolve(tmp_path, python_manifest("odfpy==1.4.1"))

@@ -118,3 +118,53 @@ def test_a_wheel_missing_from_the_cache_is_refused(client, runner_tag, tmp_path)
 
     with pytest.raises(InvalidPackage, match="missing"):
         build_plugin_image(client, runner_tag, lock, Path(tmp_path))
+
+
+PLUGIN_USING_TABULATE = """
+import tabulate
+
+
+class TablePlugin:
+    def __init__(self, context):
+        self.plugin_id = context["plugin_id"]
+
+    def execute(self, input_data):
+        rows = input_data["data"].values.tolist()
+        return {
+            "data": tabulate.tabulate(rows, tablefmt="plain"),
+            "metadata": {"tabulate": tabulate.__version__, "from": tabulate.__file__},
+            "logs": [], "warnings": [], "errors": [],
+        }
+"""
+
+
+def test_a_plugin_imports_its_dependency_in_the_hardened_sandbox(
+    client, runner_tag, facts, tmp_path
+):
+    import pandas as pd
+
+    from omniscope_jupyter.sandbox.runner import RunRequest, SandboxRunner
+
+    plugin_dir = tmp_path / "table_plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / "table_plugin.py").write_text(PLUGIN_USING_TABULATE)
+    resolver = DependencyResolver(
+        wheel_cache=tmp_path / "wheels", base_packages=facts["python_packages"]
+    )
+    lock = resolver.resolve(plugin_dir, {"language": "python", "dependencies": ["tabulate"]})
+    tag = build_plugin_image(client, runner_tag, lock, tmp_path / "wheels")
+    try:
+        outcome = SandboxRunner().run(
+            RunRequest(
+                execution_id="deps-" + lock["digest"][:12], plugin_id="table_plugin",
+                version="1.0.0", language="python", entry_point="table_plugin.py",
+                plugin_dir=plugin_dir, permissions=frozenset({"read_data", "write_data"}),
+                config={}, parameters={}, extension_point="analysis",
+                data=pd.DataFrame({"a": [1, 3], "b": [2, 4]}), timeout=60, image=tag,
+            )
+        )  # fmt: skip
+        assert outcome.status == "succeeded", (outcome.errors, outcome.stderr)
+        assert outcome.data == "1  2\n3  4"
+        assert outcome.metadata["from"] == f"{DEPS_DIR}/tabulate/__init__.py"
+    finally:
+        client.images.remove(tag, force=True)

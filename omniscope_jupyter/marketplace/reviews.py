@@ -1,0 +1,172 @@
+"""Ratings (1..5, one per user) and plain-text reviews of catalog or installed plugins.
+
+A rating and the plugin's ``RatingSummary`` change in one transaction, so an average is never
+out of step with the ratings it sums. Reviews are stored exactly as typed (after trimming) and
+returned as JSON strings; nothing here or in the API renders them as HTML, and control
+characters other than newline and tab are refused so a review cannot smuggle terminal escapes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..errors import InvalidRequest, NotFound
+from ..manager import PluginManager
+from ..store import PluginVersion, Rating, Review
+from .orm import CatalogVersion, RatingSummary
+
+DEFAULT_MAX_REVIEW_CHARS = 5000
+
+
+def check_rating(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise InvalidRequest(f"rating must be a whole number from 1 to 5, not {value!r}.")
+    return value
+
+
+def rating_dict(summary: RatingSummary | None) -> dict[str, Any]:
+    if summary is None or not summary.count:
+        return {"average": None, "count": 0}
+    return {"average": round(summary.average, 2), "count": summary.count}
+
+
+class Reviews:
+    """Ratings and reviews kept in the store's database.
+
+    Parameters
+    ----------
+    manager
+        The store whose database and lock are used (and whose installed plugins may be rated).
+    max_chars
+        Longest accepted review text, in characters.
+    """
+
+    def __init__(self, manager: PluginManager, max_chars: int = DEFAULT_MAX_REVIEW_CHARS) -> None:
+        self.manager = manager
+        self.sessions = manager.sessions
+        self.max_chars = max_chars
+
+    def _known_versions(self, s: Session, name: str) -> set[str]:
+        """Versions of ``name`` published or installed here; ``NotFound`` when neither."""
+        versions = set(
+            s.scalars(select(CatalogVersion.version).where(CatalogVersion.plugin_name == name))
+        ) | set(s.scalars(select(PluginVersion.version).where(PluginVersion.plugin_name == name)))
+        if not versions:
+            raise NotFound(f"No plugin named {name!r} is in the marketplace or installed here.")
+        return versions
+
+    def rate(self, name: str, rating: Any, *, user: str) -> dict[str, Any]:
+        """Set ``user``'s rating of ``name`` (replacing theirs) and return the new average."""
+        value = check_rating(rating)
+        with self.manager.layout.locked(), self.sessions.begin() as s:
+            self._known_versions(s, name)
+            replaced = self._set_rating(s, name, user, value)
+            summary = s.get(RatingSummary, name)
+            return {
+                "plugin_id": name,
+                "user": user,
+                "rating": value,
+                "replaced": replaced,
+                **{"rating_" + k: v for k, v in rating_dict(summary).items()},
+            }
+
+    def _set_rating(self, s: Session, name: str, user: str, value: int) -> bool:
+        row = s.scalar(select(Rating).where(Rating.plugin_name == name, Rating.user == user))
+        replaced = row is not None
+        if row is None:
+            s.add(Rating(plugin_name=name, user=user, rating=value))
+        else:
+            row.rating = value
+        s.flush()
+        count, total = s.execute(
+            select(func.count(Rating.id), func.coalesce(func.sum(Rating.rating), 0)).where(
+                Rating.plugin_name == name
+            )
+        ).one()
+        summary = s.get(RatingSummary, name) or RatingSummary(plugin_name=name)
+        summary.count, summary.total = count, total
+        summary.average = total / count if count else 0.0
+        s.add(summary)
+        s.flush()
+        return replaced
+
+    def check_text(self, text: Any) -> str:
+        if not isinstance(text, str):
+            raise InvalidRequest("text must be a string: the review's plain text.")
+        text = text.replace("\r\n", "\n").strip()
+        if not text:
+            raise InvalidRequest("text is empty: write a few words for the review.")
+        if len(text) > self.max_chars:
+            raise InvalidRequest(
+                f"text is {len(text)} characters long; a review holds at most {self.max_chars}."
+            )
+        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
+            raise InvalidRequest("text holds control characters; send plain text.")
+        return text
+
+    def review(
+        self,
+        name: str,
+        text: Any,
+        *,
+        user: str,
+        rating: Any = None,
+        version: Any = None,
+    ) -> dict[str, Any]:
+        """Add ``user``'s review; a ``rating`` with it also replaces their rating."""
+        body = self.check_text(text)
+        value = None if rating is None else check_rating(rating)
+        if version is not None and not isinstance(version, str):
+            raise InvalidRequest("version must be a string such as '1.0.0'.")
+        with self.manager.layout.locked(), self.sessions.begin() as s:
+            known = self._known_versions(s, name)
+            if version is not None and version not in known:
+                raise NotFound(
+                    f"{name} has no version {version} in the marketplace or installed here."
+                )
+            row = Review(plugin_name=name, user=user, text=body, rating=value, version=version)
+            s.add(row)
+            if value is not None:
+                self._set_rating(s, name, user, value)
+            s.flush()
+            return {
+                "plugin_id": name,
+                "review": _review_dict(row),
+                "rating": rating_dict(s.get(RatingSummary, name)),
+            }
+
+    def list(self, name: str, *, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+        """Reviews of ``name``, newest first, one page at a time."""
+        with self.sessions() as s:
+            self._known_versions(s, name)
+            total = s.scalar(select(func.count(Review.id)).where(Review.plugin_name == name))
+            rows = s.scalars(
+                select(Review)
+                .where(Review.plugin_name == name)
+                .order_by(Review.at.desc(), Review.id.desc())
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            ).all()
+            return {
+                "plugin_id": name,
+                "reviews": [_review_dict(r) for r in rows],
+                "total": total,
+                "page": page,
+                "page_size": page_size,
+                "rating": rating_dict(s.get(RatingSummary, name)),
+            }
+
+
+def _review_dict(r: Review) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "user": r.user,
+        "text": r.text,
+        "rating": r.rating,
+        "version": r.version,
+        "at": r.at.isoformat(),
+    }

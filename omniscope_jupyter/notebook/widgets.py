@@ -1,0 +1,159 @@
+"""The marketplace panel: browse, install, enable and run plugins on DataFrames, inline.
+
+Plain ipywidgets over the in-process core, so it works in JupyterLab, Notebook and VS Code alike.
+Every action reports in ``status`` (one line) instead of raising into the front-end.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+import pandas as pd
+
+from ..errors import PluginError
+from ..local import Core
+
+
+class MarketplacePanel(w.VBox):
+    """Three tabs: Marketplace (search + install), Installed (enable/disable), Run."""
+
+    def __init__(self, core: Core, namespace: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self.core = core
+        self.namespace = namespace if namespace is not None else {}
+        self.status = w.HTML()
+        self.result: Any = None
+
+        self.query = w.Text(placeholder="search plugins (name, description, tags, author)")
+        self.search_button = w.Button(description="Search", icon="search")
+        self.search_button.on_click(lambda _: self.search())
+        self.results = w.VBox()
+        market = w.VBox([w.HBox([self.query, self.search_button]), self.results])
+
+        self.installed = w.VBox()
+        self.run_plugin = w.Dropdown(description="Plugin")
+        self.run_frame = w.Dropdown(description="DataFrame")
+        self.run_params = w.Textarea(value="{}", description="Parameters", placeholder='{"method": "zscore"}')
+        self.run_out = w.Text(value="result", description="Save as")
+        self.run_button = w.Button(description="Run", icon="play", button_style="primary")
+        self.run_button.on_click(lambda _: self.run())
+        self.output = w.HTML()
+        run = w.VBox(
+            [self.run_plugin, self.run_frame, self.run_params, self.run_out, self.run_button, self.output]
+        )
+
+        self.tabs = w.Tab(children=[market, self.installed, run])
+        for i, title in enumerate(("Marketplace", "Installed", "Run")):
+            self.tabs.set_title(i, title)
+        super().__init__([self.tabs, self.status], **kwargs)
+        self.refresh()
+        self.search()
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _guard(self, action: Callable[[], str]) -> None:
+        try:
+            message = action()
+        except PluginError as e:
+            self.status.value = f"<b style='color:#b00'>Error:</b> {html.escape(e.message)}"
+            return
+        self.status.value = html.escape(message)
+
+    def refresh(self) -> None:
+        """Re-read installed plugins and the notebook's DataFrames."""
+        plugins = self.core.manager.list()
+        rows = []
+        for p in plugins:
+            toggle = w.Checkbox(value=p["enabled"], description="enabled", indent=False)
+            toggle.observe(self._toggler(p["name"]), names="value")
+            rows.append(w.HBox([w.HTML(f"<b>{html.escape(p['name'])}</b> {p['version']} "
+                                       f"<i>{html.escape(p['description'] or '')}</i>"), toggle]))
+        self.installed.children = rows or [w.HTML("No plugins installed.")]
+        self.run_plugin.options = [p["name"] for p in plugins if p["enabled"]]
+        self.run_frame.options = sorted(
+            name for name, value in self.namespace.items()
+            if isinstance(value, pd.DataFrame) and not name.startswith("_")
+        )
+
+    def _toggler(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def toggle(change: dict[str, Any]) -> None:
+            self._guard(lambda: self._set_enabled(name, bool(change["new"])))
+
+        return toggle
+
+    def _set_enabled(self, name: str, enabled: bool) -> str:
+        self.core.manager.set_enabled(name, enabled, user=self.core.user)
+        self.refresh()
+        return f"{name} {'enabled' if enabled else 'disabled'}"
+
+    def search(self) -> None:
+        """Search the catalog and list hits with an Install button each."""
+
+        def do() -> str:
+            hits = self.core.search(self.query.value)
+            rows = []
+            for hit in hits:
+                button = w.Button(
+                    description="Installed" if hit.get("installed") else "Install",
+                    disabled=bool(hit.get("installed")),
+                )
+                button.on_click(self._installer(hit["name"]))
+                rating = hit.get("rating_average")
+                rows.append(w.HBox([
+                    w.HTML(f"<b>{html.escape(hit['name'])}</b> {html.escape(str(hit.get('version', '')))}"
+                           f" · {html.escape(hit.get('description') or '')}"
+                           + (f" · ★ {rating:.1f}" if rating else "")),
+                    button,
+                ]))
+            self.results.children = rows or [w.HTML("No plugin matches.")]
+            return f"{len(hits)} plugin(s) found"
+
+        self._guard(do)
+
+    def _installer(self, name: str) -> Callable[[Any], None]:
+        def install(_: Any) -> None:
+            def do() -> str:
+                result = self.core.install_from_catalog(name)
+                self.core.manager.set_enabled(name, True, user=self.core.user)
+                self.refresh()
+                self.search()
+                return f"Installed and enabled {name} {result['version']}"
+
+            self._guard(do)
+
+        return install
+
+    def run(self) -> None:
+        """Run the chosen plugin on the chosen DataFrame; store the result as ``Save as``."""
+
+        def do() -> str:
+            if not self.run_plugin.value:
+                raise PluginError("Choose an enabled plugin first.")
+            frame = self.namespace.get(self.run_frame.value) if self.run_frame.value else None
+            try:
+                params = json.loads(self.run_params.value or "{}")
+            except json.JSONDecodeError as e:
+                raise PluginError(f"Parameters are not valid JSON: {e}") from None
+            if not isinstance(params, dict):
+                raise PluginError("Parameters must be a JSON object.")
+            result = self.core.run_frame(self.run_plugin.value, frame, parameters=params)
+            answer = result.answer
+            self.result = result.data
+            if answer["status"] != "succeeded":
+                errors = "<br>".join(html.escape(str(e)) for e in answer.get("errors", []))
+                self.output.value = f"<pre>{errors}</pre>"
+                return f"{self.run_plugin.value}: {answer['status']}"
+            if self.run_out.value:
+                self.namespace[self.run_out.value] = result.data
+            shown = result.data.head(20).to_html() if isinstance(result.data, pd.DataFrame) else (
+                f"<pre>{html.escape(json.dumps(result.data, indent=2, default=str))}</pre>"
+            )
+            logs = "".join(f"<li>{html.escape(str(x))}</li>" for x in answer.get("logs", []))
+            self.output.value = shown + (f"<ul>{logs}</ul>" if logs else "")
+            saved = f", saved as {self.run_out.value}" if self.run_out.value else ""
+            return f"{self.run_plugin.value} succeeded in {answer.get('duration_ms', 0):.0f} ms{saved}"
+
+        self._guard(do)

@@ -1,0 +1,92 @@
+"""Marketplace test fixtures: two identities (and an admin) on one server, publish helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_server.auth.authorizer import Authorizer
+from jupyter_server.auth.identity import IdentityProvider, User
+
+from omniscope_jupyter.marketplace import Marketplace
+from omniscope_jupyter.marketplace_handlers import ADMIN_RESOURCE
+
+from ..api import call
+from ..conftest import multipart
+
+USER_HEADER = "X-Test-User"
+
+
+class HeaderIdentityProvider(IdentityProvider):
+    """The token authenticates; ``X-Test-User`` then picks who the caller is (tests only)."""
+
+    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
+        user = await self._get_user(handler)
+        name = handler.request.headers.get(USER_HEADER)
+        if user is None or not name:
+            return user
+        return User(username=name, name=name, display_name=name)
+
+
+class CurationByAdminAuthorizer(Authorizer):
+    """Everyone may use the API; only the user ``admin`` holds the marketplace-admin resource."""
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        if resource == ADMIN_RESOURCE:
+            return getattr(user, "username", "") == "admin"
+        return True
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **jp_server_config,
+        "ServerApp": {
+            **jp_server_config["ServerApp"],
+            "identity_provider_class": HeaderIdentityProvider,
+            "authorizer_class": CurationByAdminAuthorizer,
+        },
+    }
+
+
+def as_user(name: str) -> dict[str, str]:
+    return {USER_HEADER: name}
+
+
+Api = Callable[..., Awaitable[tuple[int, Any]]]
+
+
+@pytest.fixture
+def api(jp_fetch: Any) -> Api:
+    """``await api(method, *path, user=, body=, params=)`` → (status, JSON)."""
+
+    async def fetch(method: str, *path: str, user: str = "alice", **kw: Any) -> tuple[int, Any]:
+        headers = {**kw.pop("headers", {}), **as_user(user)}
+        return await call(jp_fetch, method, *path, headers=headers, **kw)
+
+    return fetch
+
+
+@pytest.fixture
+def publish(jp_fetch: Any) -> Callable[..., Awaitable[tuple[int, Any]]]:
+    """``await publish(archive, user="alice")`` → (status, JSON) of the publish route."""
+
+    async def send(archive: Path, user: str = "alice") -> tuple[int, Any]:
+        body, ctype = multipart(archive)
+        return await call(
+            jp_fetch, "POST", "marketplace", "publish", body=body,
+            headers={"Content-Type": ctype, **as_user(user)},
+        )
+
+    return send
+
+
+@pytest.fixture
+def market(jp_serverapp: Any) -> Marketplace:
+    """The server's marketplace core (to inspect state, or to swap a configured one in)."""
+    settings = jp_serverapp.web_app.settings
+    if settings.get("omniscope_marketplace") is None:
+        settings["omniscope_marketplace"] = Marketplace(settings["omniscope_manager"])
+    return settings["omniscope_marketplace"]

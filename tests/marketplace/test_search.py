@@ -1,0 +1,157 @@
+"""Full-text search (SQLite FTS5) with filters, sorts, paging and validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ..api import assert_error, upload
+
+pytestmark = pytest.mark.timeout(60)
+
+PLUGINS = [
+    dict(name="drift_watch", description="Detects quantile drift in sensor streams",
+         category="analysis", tags=["monitoring", "sensors"], extension_points=["analysis"],
+         author="Alice Ng"),
+    dict(name="frame_scaler", description="Rescales numeric columns to unit variance",
+         category="preprocessing", tags=["scaling"], extension_points=["preprocessing"],
+         author="Bob Roy"),
+    dict(name="pdf_report", description="Writes a PDF summary of any frame",
+         category="report_generation", tags=["pdf", "reporting"],
+         extension_points=["report_generation", "data_export"], author="Carla Diaz"),
+    dict(name="r_smoother", description="LOESS smoothing of noisy sensor series", language="r",
+         entry_point="r_smoother.R", category="preprocessing", tags=["sensors", "smoothing"],
+         extension_points=["preprocessing"], author="Dan Wu"),
+]
+
+
+@pytest.fixture
+async def catalog(publish: Any, package: Callable[..., Path]) -> None:
+    for spec in PLUGINS:
+        extra = {"files": {"r_smoother.R": "run <- function(x) x\n"}, "dependencies": []} \
+            if spec.get("language") == "r" else {}
+        status, body = await publish(package(**spec, **extra), user="alice")
+        assert status == 201, body
+
+
+async def _names(api: Any, **body: Any) -> list[str]:
+    status, payload = await api("POST", "marketplace", "search", body=body, user="bob")
+    assert status == 200, payload
+    return [r["name"] for r in payload["results"]]
+
+
+async def test_a_word_from_a_description_finds_the_plugin(api: Any, catalog: None) -> None:
+    assert await _names(api, query="quantile") == ["drift_watch"]
+    assert await _names(api, query="variance") == ["frame_scaler"]
+    # Stemming and prefixes: "rescaling" and "rescal" find "Rescales".
+    assert await _names(api, query="rescaling") == ["frame_scaler"]
+    assert await _names(api, query="rescal") == ["frame_scaler"]
+    # Name parts, tags and author are indexed too; every word must match.
+    assert await _names(api, query="report") == ["pdf_report"]
+    assert await _names(api, query="smoothing") == ["r_smoother"]
+    assert await _names(api, query="Carla") == ["pdf_report"]
+    assert sorted(await _names(api, query="sensor")) == ["drift_watch", "r_smoother"]
+    assert await _names(api, query="sensor loess") == ["r_smoother"]
+    assert await _names(api, query="nothing-like-this") == []
+    # FTS syntax in a query is text, not operators.
+    assert await _names(api, query='quantile OR "variance" NEAR(x') == []
+
+
+async def test_results_answer_the_contract(api: Any, catalog: None) -> None:
+    status, body = await api("POST", "marketplace", "search", body={"query": "quantile"})
+    assert status == 200 and body["total"] == 1
+    (hit,) = body["results"]
+    assert hit["latest_version"] == "1.0.0" and hit["source"] == "local"
+    assert hit["rating"] == {"average": None, "count": 0} and hit["downloads"] == 0
+    assert hit["installed"] is False and hit["score"] > 0
+    assert body["sources"] == [{"source": "local", "ok": True, "total": 1}]
+
+
+async def test_empty_query_lists_everything_with_filters_and_paging(api: Any, catalog: None) -> None:
+    assert await _names(api) == ["drift_watch", "frame_scaler", "pdf_report", "r_smoother"]
+    assert await _names(api, query="") == await _names(api)
+    assert await _names(api, category="preprocessing") == ["frame_scaler", "r_smoother"]
+    assert await _names(api, language="r") == ["r_smoother"]
+    assert await _names(api, extension_point="data_export") == ["pdf_report"]
+    assert await _names(api, tags=["sensors"]) == ["drift_watch", "r_smoother"]
+    assert await _names(api, tags=["sensors", "smoothing"]) == ["r_smoother"]
+    assert await _names(api, tags="SENSORS", query="drift") == ["drift_watch"]
+    status, body = await api("POST", "marketplace", "search", body={"page": 2, "page_size": 3})
+    assert (status, body["total"], [r["name"] for r in body["results"]]) == (200, 4, ["r_smoother"])
+
+
+async def test_sorts_by_downloads_rating_newest_and_installed_flag(
+    api: Any, catalog: None, publish: Any, package: Callable[..., Path]
+) -> None:
+    for _ in range(2):
+        await api("POST", "marketplace", "install", body={"name": "pdf_report"})
+        await api("DELETE", "pdf_report")
+    status, body = await api("POST", "marketplace", "install", body={"name": "frame_scaler"})
+    assert status == 201, body
+    assert (await _names(api, sort="downloads"))[:2] == ["pdf_report", "frame_scaler"]
+    # One 5-star rating does not beat many good ones (Bayesian average).
+    await api("POST", "drift_watch", "rate", body={"rating": 5}, user="u0")
+    for i in range(8):
+        await api("POST", "r_smoother", "rate", body={"rating": 5 if i % 2 else 4}, user=f"u{i}")
+    assert (await _names(api, sort="rating"))[:2] == ["r_smoother", "drift_watch"]
+    assert (await _names(api, sort="newest"))[0] == "r_smoother"
+    assert (await publish(package(**{**PLUGINS[0], "version": "1.1.0"})))[0] == 201
+    assert (await _names(api, sort="newest"))[0] == "drift_watch"
+    status, body = await api("POST", "marketplace", "search", body={"query": "variance"})
+    assert body["results"][0]["installed"] is True
+    assert body["results"][0]["installed_version"] == "1.0.0"
+
+
+async def test_the_index_follows_the_newest_version_in_the_same_transaction(
+    api: Any, catalog: None, publish: Any, package: Callable[..., Path], market: Any
+) -> None:
+    spec = {**PLUGINS[1], "version": "2.0.0", "description": "Winsorizes outlying columns"}
+    assert (await publish(package(**spec)))[0] == 201
+    assert await _names(api, query="variance") == []
+    assert await _names(api, query="winsorizes") == ["frame_scaler"]
+    # An older version published later does not take over the index.
+    spec = {**PLUGINS[1], "version": "1.5.0", "description": "Legacy heteroscedastic scaler"}
+    assert (await publish(package(**spec)))[0] == 201
+    assert await _names(api, query="heteroscedastic") == []
+    with market.manager.engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM catalog_fts")).scalar()
+    assert rows == len(PLUGINS)
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"sort": "popularity"}, "sort"),
+        ({"page": 0}, "page"),
+        ({"page_size": 101}, "page_size"),
+        ({"page": "2"}, "page"),
+        ({"language": "java"}, "language"),
+        ({"extension_point": "nowhere"}, "extension_point"),
+        ({"tags": 5}, "tags"),
+        ({"query": 5}, "query"),
+        ({"query": "!!!"}, "query"),
+        ({"querry": "x"}, "querry"),
+    ],
+)
+async def test_bad_search_input_is_400(api: Any, body: dict[str, Any], fragment: str) -> None:
+    status, payload = await api("POST", "marketplace", "search", body=body)
+    assert_error(status, payload, 400, fragment)
+
+
+async def test_non_json_search_body_is_400(api: Any) -> None:
+    status, payload = await api("POST", "marketplace", "search", body=b"{not json")
+    assert_error(status, payload, 400, "JSON")
+
+
+async def test_search_sees_installed_state_of_this_server(
+    jp_fetch: Any, api: Any, publish: Any, package: Callable[..., Path]
+) -> None:
+    archive = package()
+    assert (await publish(archive))[0] == 201
+    assert (await upload(jp_fetch, archive))[0] == 201  # installed directly, not from the catalog
+    status, body = await api("POST", "marketplace", "search", body={"query": "description"})
+    assert body["results"][0]["installed"] is True
