@@ -52,6 +52,12 @@ class Conflict(PluginError):
     status = 409
 
 
+class ChecksumMismatch(PluginError):
+    """An archive differs from its published sha256 (422); nothing was installed."""
+
+    status = 422
+
+
 class TooLarge(PluginError):
     """The upload or its decompressed content exceeds a configured cap (413)."""
 
@@ -68,3 +74,9 @@ class SandboxUnavailable(PluginError):
     """The Docker engine (or a runner image) cannot be reached (503)."""
 
     status = 503
+
+
+class RemoteUnavailable(PluginError):
+    """A remote marketplace could not be reached or answered an error (502)."""
+
+    status = 502

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -241,7 +241,7 @@ class ExecutionService:
             row.stderr = outcome.stderr
             row.peak_memory_bytes = outcome.peak_memory_bytes
             row.duration_ms = outcome.duration_ms
-            row.finished_at = datetime.now(timezone.utc)
+            row.finished_at = datetime.now(UTC)
             return self._answer(row)
 
     def _get(self, plugin_id: str, execution_id: str) -> dict[str, Any]:
@@ -274,7 +274,7 @@ class ExecutionService:
                     "data": None, "metadata": {}, "logs": [], "warnings": [],
                     "errors": ["the server stopped before this execution finished"],
                 }
-                row.finished_at = datetime.now(timezone.utc)
+                row.finished_at = datetime.now(UTC)
 
     @staticmethod
     def _summary(row: Execution) -> dict[str, Any]:

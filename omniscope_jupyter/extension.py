@@ -13,12 +13,15 @@ from typing import Any
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Int, Type, Unicode, default
+import asyncio
+
+from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
 from .archive import ArchiveLimits
 from .handlers import route_table
 from .manager import PluginManager
+from .marketplace import Marketplace, bundled_examples_dir
 
 API_PREFIX = "/api/plugins"
 
@@ -93,6 +96,32 @@ class OmniscopeApp(ExtensionApp):
         help="The install pipeline's dependency stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
 
+    remote_marketplaces = List(
+        Dict(),
+        default_value=[],
+        help='Other OmniScope marketplaces merged into search and installable from: '
+        '[{"url": "https://host/base_url", "token": "<Jupyter token there>", "name": "team"}]; '
+        "name tags their results (default the URL); an unreachable one is reported, never fatal.",
+    ).tag(config=True)
+    remote_marketplace_timeout = Float(
+        5.0, help="Seconds each call to a remote marketplace may take."
+    ).tag(config=True)
+    seed_marketplace = Bool(
+        True,
+        help="At start, publish the bundled example plugins to the marketplace catalog when "
+        "they are not there yet (idempotent).",
+    ).tag(config=True)
+    marketplace_examples_dir = Unicode(
+        "",
+        help="Folder whose plugin folders seed the catalog. Empty: the bundled plugins/examples.",
+    ).tag(config=True)
+    review_max_chars = Int(5000, help="Longest accepted review text, in characters.").tag(
+        config=True
+    )
+    featured_count = Int(
+        6, help="How many plugins GET /api/plugins/marketplace/featured returns by default."
+    ).tag(config=True)
+
     def make_manager(self) -> PluginManager:
         """Build the core from the traits (also used by tests)."""
         return PluginManager(
@@ -116,8 +145,16 @@ class OmniscopeApp(ExtensionApp):
         # Opening the store includes finishing what a crash interrupted, before any request.
         self.manager.recover()
         root = self.sdk_root_dir or (self.serverapp.root_dir if self.serverapp else ".")
+        self.marketplace = Marketplace(
+            self.manager,
+            remotes=self.remote_marketplaces,
+            review_max_chars=self.review_max_chars,
+            remote_timeout=self.remote_marketplace_timeout,
+            featured_count=self.featured_count,
+        )
         self.settings.update(
             omniscope_manager=self.manager,
+            omniscope_marketplace=self.marketplace,
             omniscope_max_upload_bytes=self.max_upload_bytes,
             omniscope_sdk_root_dir=str(Path(root).expanduser()),
         )
@@ -129,7 +166,23 @@ class OmniscopeApp(ExtensionApp):
             for path, handler, kwargs in route_table()
         )
 
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Background work starts here, once the event loop runs (never in initialize_settings)."""
+        if self.seed_marketplace:
+            folder = (
+                Path(self.marketplace_examples_dir)
+                if self.marketplace_examples_dir
+                else bundled_examples_dir()
+            )
+            # A slow scan must not delay start-up: seed in a worker thread.
+            self._seed_task = asyncio.create_task(
+                asyncio.to_thread(self.marketplace.catalog.seed_examples, folder)
+            )
+
     async def stop_extension(self) -> None:
+        seed: Any = getattr(self, "_seed_task", None)
+        if seed is not None and not seed.done():
+            await asyncio.wait([seed], timeout=30)
         manager: Any = getattr(self, "manager", None)
         if manager is not None:
             manager.close()

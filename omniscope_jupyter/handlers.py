@@ -107,8 +107,13 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
 
 
 @web.stream_request_body
-class InstallHandler(PluginsAPIHandler):
-    """``POST /api/plugins/install``: multipart ``file``, streamed to disk under a size cap."""
+class StreamingUploadHandler(PluginsAPIHandler):
+    """Streams a multipart ``file`` to a staging folder under the upload cap, after auth.
+
+    Anonymous, unauthorized and announced-too-large uploads are refused in ``prepare``, before
+    a byte of body is received. Subclasses call ``uploaded_file()`` in ``post``; the staging
+    folder is removed when the request finishes.
+    """
 
     _upload: MultipartUpload | None = None
     _upload_error: PluginError | None = None
@@ -118,8 +123,6 @@ class InstallHandler(PluginsAPIHandler):
         await super().prepare()
         if self.request.method != "POST":
             return
-        # Refuse before receiving a byte of body: anonymous or unauthorized callers, and
-        # uploads announced as too large.
         if not self.current_user:
             raise web.HTTPError(403)
         allowed = await _maybe_await(
@@ -145,36 +148,45 @@ class InstallHandler(PluginsAPIHandler):
         except PluginError as e:
             self._upload_error = e
 
-    @web.authenticated
-    @authorized
-    async def post(self) -> None:
-        assert self._upload is not None and self._staging is not None
-        try:
-            if self._upload_error is not None:
-                raise self._upload_error
-            package = self._upload.finish()
-            force = self._upload.fields.get("force", self.get_query_argument("force", "false"))
-            force_flag = force.lower() in {"1", "true", "yes"}
-            if force_flag and not await _maybe_await(
-                self.authorizer.is_authorized(
-                    self, self.current_user, "execute", AUTH_RESOURCE + ":force"
-                )
-            ):
-                raise Forbidden("You are not authorized to force an install past the scan.")
-            result = await self.in_thread(
-                self.manager.install,
-                package,
-                user=self.username,
-                force=force_flag,
-                progress=lambda step, detail: self.log.info("install %s: %s", step, detail),
-            )
-            self.reply(result, 201)
-        finally:
-            shutil.rmtree(self._staging, ignore_errors=True)
+    def uploaded_file(self) -> Path:
+        """The received archive; raises the upload's error (413, 400) if it failed."""
+        assert self._upload is not None
+        if self._upload_error is not None:
+            raise self._upload_error
+        return self._upload.finish()
+
+    def upload_field(self, name: str, default: str = "") -> str:
+        """A small text field of the multipart form, else the query argument."""
+        assert self._upload is not None
+        return self._upload.fields.get(name, self.get_query_argument(name, default))
 
     def on_finish(self) -> None:
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
+
+
+class InstallHandler(StreamingUploadHandler):
+    """``POST /api/plugins/install``: multipart ``file`` (and optional ``force``)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        package = self.uploaded_file()
+        force = self.upload_field("force", "false").lower() in {"1", "true", "yes"}
+        if force and not await _maybe_await(
+            self.authorizer.is_authorized(
+                self, self.current_user, "execute", AUTH_RESOURCE + ":force"
+            )
+        ):
+            raise Forbidden("You are not authorized to force an install past the scan.")
+        result = await self.in_thread(
+            self.manager.install,
+            package,
+            user=self.username,
+            force=force,
+            progress=lambda step, detail: self.log.info("install %s: %s", step, detail),
+        )
+        self.reply(result, 201)
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -237,11 +249,14 @@ class UpdateHandler(PluginsAPIHandler):
     @authorized
     async def post(self, plugin_id: str) -> None:
         body = self.json_body()
-        self.reply(
+        target = body.get("target_version")
+        market = self.settings.get("omniscope_marketplace")
+        if market is not None:
+            # A published version not yet installed here is fetched (sha256-checked) first.
             await self.in_thread(
-                self.manager.update, plugin_id, body.get("target_version"), user=self.username
+                market.catalog.ensure_installed, plugin_id, target, user=self.username
             )
-        )
+        self.reply(await self.in_thread(self.manager.update, plugin_id, target, user=self.username))
 
 
 class RollbackHandler(PluginsAPIHandler):

@@ -8,17 +8,14 @@ publishing over another user's plugin). Domain errors map to HTTP in ``PluginsAP
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .errors import Forbidden, InvalidRequest, PluginError
-from .handlers import AUTH_RESOURCE, PluginsAPIHandler, _maybe_await
+from .errors import Forbidden, InvalidRequest
+from .handlers import AUTH_RESOURCE, PluginsAPIHandler, StreamingUploadHandler, _maybe_await
 from .marketplace import Marketplace
-from .upload import MultipartUpload
 
 #: Authorizes curation (featured flag) and publishing over another user's plugin.
 ADMIN_RESOURCE = AUTH_RESOURCE + ":marketplace-admin"
@@ -47,61 +44,7 @@ class MarketplaceHandler(PluginsAPIHandler):
         )
 
 
-@web.stream_request_body
-class StreamingUploadHandler(MarketplaceHandler):
-    """Streams a multipart ``file`` to a staging folder under the upload cap, after auth.
-
-    Anonymous, unauthorized and announced-too-large uploads are refused in ``prepare``, before
-    a byte of body is received. Subclasses call ``uploaded_file()`` in ``post``; the staging
-    folder is removed when the request finishes. (``handlers.InstallHandler`` could use it too.)
-    """
-
-    _upload: MultipartUpload | None = None
-    _upload_error: PluginError | None = None
-    _staging: Path | None = None
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        await super().prepare()
-        if self.request.method != "POST":
-            return
-        if not self.current_user:
-            raise web.HTTPError(403)
-        allowed = await _maybe_await(
-            self.authorizer.is_authorized(self, self.current_user, "write", AUTH_RESOURCE)
-        )
-        if not allowed:
-            raise web.HTTPError(403, f"User is not authorized to write on {AUTH_RESOURCE}.")
-        cap = self.settings["omniscope_max_upload_bytes"]
-        length = self.request.headers.get("Content-Length")
-        if length and length.isdigit() and int(length) > cap + 64 * 1024:
-            raise web.HTTPError(413, f"The upload exceeds the {cap}-byte limit.")
-        self.request.connection.set_max_body_size(cap + 64 * 1024)
-        self._staging = self.manager.new_staging_dir()
-        self._upload = MultipartUpload(
-            self.request.headers.get("Content-Type", ""), self._staging / "upload.tar", cap
-        )
-
-    def data_received(self, chunk: bytes) -> None:
-        if self._upload is None or self._upload_error is not None:
-            return
-        try:
-            self._upload.feed(chunk)
-        except PluginError as e:
-            self._upload_error = e
-
-    def uploaded_file(self) -> Path:
-        """The received archive; raises the upload's error (413, 400) if it failed."""
-        assert self._upload is not None
-        if self._upload_error is not None:
-            raise self._upload_error
-        return self._upload.finish()
-
-    def on_finish(self) -> None:
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
-
-
-class PublishHandler(StreamingUploadHandler):
+class PublishHandler(StreamingUploadHandler, MarketplaceHandler):
     """``POST /api/plugins/marketplace/publish``: multipart ``file`` into the catalog."""
 
     @web.authenticated
@@ -202,11 +145,12 @@ class ArchiveHandler(MarketplaceHandler):
         self.set_header(
             "Content-Disposition", f'attachment; filename="{plugin_id}-{version}.tar.gz"'
         )
+        # Counted before sending: a client may act on the last byte before we finish.
+        await self.in_thread(self.marketplace.catalog.count_download, plugin_id, version)
         with path.open("rb") as f:
             while chunk := await self.in_thread(f.read, _CHUNK):
                 self.write(chunk)
                 await self.flush()
-        await self.in_thread(self.marketplace.catalog.count_download, plugin_id, version)
         self.finish(set_content_type="application/gzip")
 
 

@@ -42,6 +42,8 @@ def jp_server_config(store_dir: Path, sdk_root: Path, omniscope_config: dict[str
         "OmniscopeApp": {
             "data_dir": str(store_dir),
             "sdk_root_dir": str(sdk_root),
+            # Seeding scans the examples (R ones in Docker): only the tests about it turn it on.
+            "seed_marketplace": False,
             **omniscope_config,
         },
     }

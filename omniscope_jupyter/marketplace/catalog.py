@@ -25,7 +25,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .. import archive
-from ..errors import Conflict, Forbidden, InvalidPackage, NotFound, PluginError, ScanRefused
+from ..errors import (
+    ChecksumMismatch,
+    Conflict,
+    Forbidden,
+    InvalidPackage,
+    NotFound,
+    PluginError,
+    ScanRefused,
+)
 from ..extension_points import EXTENSION_POINTS
 from ..manager import PluginManager, Progress, semver_key
 from ..manifest import MANIFEST_FILE, read_manifest
@@ -41,10 +49,10 @@ _CHUNK = 1 << 16
 SEED_PUBLISHER = "omniscope"
 
 
-class ChecksumMismatch(PluginError):
-    """A catalog or remote archive differs from its published sha256 (422); nothing installed."""
 
-    status = 422
+def bundled_examples_dir() -> Path:
+    """``plugins/examples`` of the source tree this package runs from (checkout or editable)."""
+    return Path(__file__).resolve().parents[2] / "plugins" / "examples"
 
 
 def _log_progress(step: str, detail: str) -> None:
@@ -314,8 +322,9 @@ class Catalog:
             ]
             return out
 
-    def search(self, req: SearchRequest, *, limit: int | None = None, offset: int | None = None
-               ) -> dict[str, Any]:
+    def search(
+        self, req: SearchRequest, *, limit: int | None = None, offset: int | None = None
+    ) -> dict[str, Any]:
         """One page of local results for ``req`` (or an explicit window) and the total."""
         limit = req.page_size if limit is None else limit
         offset = (req.page - 1) * req.page_size if offset is None else offset
@@ -520,6 +529,8 @@ class Catalog:
                 pass  # another process seeded it first
             except PluginError as e:
                 log.warning("Not seeding %s: %s", folder.name, e.message)
+            except Exception:  # a broken scanner, a full disk: log it, keep the server starting
+                log.exception("Not seeding %s", folder.name)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         if published:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, func
 
@@ -55,14 +55,14 @@ class RankInput:
 
 def score(item: RankInput, max_downloads: int, now: datetime | None = None) -> float:
     """The documented score in [0, 1] (see the module docstring)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rating = (bayesian_rating(item.rating_average, item.rating_count) - 1.0) / 4.0
     popularity = (
         math.log1p(item.downloads) / math.log1p(max_downloads) if max_downloads > 0 else 0.0
     )
     published = item.published_at
     if published.tzinfo is None:  # SQLite returns naive datetimes; we store UTC
-        published = published.replace(tzinfo=timezone.utc)
+        published = published.replace(tzinfo=UTC)
     age_days = max((now - published).total_seconds() / 86400.0, 0.0)
     freshness = math.exp(-age_days / FRESHNESS_DAYS)
     return (

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidRequest, NotFound, PluginError
+from ..errors import InvalidRequest, NotFound, PluginError, RemoteUnavailable
 from .catalog import ChecksumMismatch, copy_hashing
 from .search import SearchRequest
 
@@ -36,11 +36,6 @@ DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 #: Most results asked of each remote for one merged page (a remote serves pages of <= 100).
 MAX_REMOTE_WINDOW = 100
 
-
-class RemoteUnavailable(PluginError):
-    """A remote marketplace could not be reached or answered an error (502)."""
-
-    status = 502
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ class RemoteMarketplace:
     def from_config(cls, item: Any) -> RemoteMarketplace:
         """Validate one entry of the ``remote_marketplaces`` setting."""
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-            raise ValueError(f"A remote marketplace must be {{'url', 'token'}}, not {item!r}.")
+            raise TypeError(f"A remote marketplace must be {{'url', 'token'}}, not {item!r}.")
         url = item["url"].rstrip("/")
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"Remote marketplace URL {url!r} must start with http:// or https://.")
@@ -114,13 +109,13 @@ class RemoteCatalogs:
         )
         if remote.token:
             request.add_header("Authorization", f"token {remote.token}")
-        return urllib.request.urlopen(request, timeout=self.timeout)  # noqa: S310 (http/https only)
+        return urllib.request.urlopen(request, timeout=self.timeout)
 
     def _json(self, remote: RemoteMarketplace, path: str, body: Any = None) -> Any:
         with self._open(remote, path, body) as response:
             payload = json.loads(response.read(self.max_download_bytes))
         if not isinstance(payload, dict):
-            raise ValueError("the answer is not a JSON object")
+            raise TypeError("the answer is not a JSON object")
         return payload
 
     # -- search -----------------------------------------------------------------------------
@@ -145,9 +140,10 @@ class RemoteCatalogs:
             items = [r for r in payload.get("results", []) if isinstance(r, dict) and "name" in r]
             total = int(payload.get("total", len(items)))
         except Exception as e:  # noqa: BLE001 -- any failure of a remote is reported, not raised
-            log.warning("Remote marketplace %s failed: %s", remote.url, _describe(e))
+            error = _describe(e)  # once: it reads the error body
+            log.warning("Remote marketplace %s failed: %s", remote.url, error)
             return [], {"source": remote.source, "url": remote.url, "ok": False,
-                        "error": _describe(e), "total": 0}
+                        "error": error, "total": 0}
         for item in items:
             item["source"] = remote.source
         return items, {"source": remote.source, "url": remote.url, "ok": True, "total": total}

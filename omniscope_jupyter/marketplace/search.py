@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, String, column, func, select, text
+from sqlalchemy import Float, String, column, func, literal_column, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Subquery
@@ -120,8 +120,10 @@ class SearchIndex:
         """
         words = query_words(query)
         if self.dialect == "postgresql":
-            doc = func.to_tsvector("english", CatalogPlugin.search_document)
-            q = func.plainto_tsquery("english", " ".join(words))
+            # The configuration is a literal so the query's expression is the index's.
+            config = literal_column("'english'::regconfig")
+            doc = func.to_tsvector(config, CatalogPlugin.search_document)
+            q = func.plainto_tsquery(config, " ".join(words))
             return (
                 select(
                     CatalogPlugin.name.label("plugin_name"),

@@ -162,4 +162,3 @@ class OmniplugMagics(Magics):
         from .widgets import MarketplacePanel
 
         display(MarketplacePanel(self.core, namespace=self.shell.user_ns))
-        return None

@@ -7,6 +7,7 @@ maps the four declared permissions onto fixed choices; nothing else in a manifes
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +44,20 @@ RUN_ENV = {
 
 def docker_client(timeout: float = 30.0) -> docker.DockerClient:
     """A client for the engine in ``DOCKER_HOST`` (or the default socket), checked with a ping."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not os.path.exists(host[len("unix://"):]):
+        # Checked here because docker-py leaks the socket of a failed unix connect.
+        raise SandboxUnavailable(
+            "the Docker engine is not reachable, so plugins cannot run; start it "
+            f"(scripts/ensure-docker.sh) and retry (no socket at {host})"
+        )
+    client = None
     try:
         client = docker.from_env(timeout=int(timeout))
         client.ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        if client is not None:
+            client.close()
         raise SandboxUnavailable(
             "the Docker engine is not reachable, so plugins cannot run; start it "
             f"(scripts/ensure-docker.sh) and retry ({_short(exc)})"

@@ -277,7 +277,7 @@ class SandboxRunner:
                 ctr.remove_quietly(container)
             try:
                 ctr.reap(client, execution_id=request.execution_id)
-            except Exception:  # noqa: BLE001 - reaping is best effort, startup reaps again
+            except Exception:
                 log.exception("reaping run %s failed", request.execution_id)
             shutil.rmtree(run_dir, ignore_errors=True)
         outcome.duration_ms = round((time.monotonic() - started) * 1000, 1)
@@ -294,7 +294,7 @@ class SandboxRunner:
         try:
             os.chown(out_dir, 65534, 65534)  # the container's user must write its results
         except PermissionError:
-            os.chmod(out_dir, 0o777)  # noqa: S103 - not root: only a world-writable dir works
+            os.chmod(out_dir, 0o777)
         return ctr.Mounts(plugin_dir=plugin_dir.resolve(), job_dir=job_dir, out_dir=out_dir)
 
     def _write_job(self, job_dir: Path, request: RunRequest) -> None:
@@ -424,8 +424,10 @@ def validate_result(encoded: Any, frame: pd.DataFrame | None, permissions: froze
         return RunOutcome(
             status="failed",
             errors=[
-                "execute() must return a dict with the keys data, metadata, logs, warnings, "
-                f"errors; it returned a {kind}"
+                (
+                    "execute() must return a dict with the keys data, metadata, logs, "
+                    f"warnings, errors; it returned a {kind}"
+                )
             ],
         )
     body = encoded.get("body")

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import transfer  # noqa: E402  (copied beside this script from omniscope_jupyter/sandbox)
+import transfer
 
 JOB = Path(os.environ.get("OMNISCOPE_JOB_DIR", "/job"))
 OUT = Path(os.environ.get("OMNISCOPE_OUT_DIR", "/out"))
@@ -113,7 +113,7 @@ def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
 def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     """Source the entry file through rpy2 and call the Reference Class' ``$execute``."""
     import rpy2.robjects as ro
-    import rpy2_frames  # noqa: PLC0415  (beside this script)
+    import rpy2_frames
 
     ro.r["source"](str(R_HELPERS))
     frame = input_data.get("data")
@@ -195,7 +195,7 @@ def main() -> int:
         else:
             result = run_python(job, input_data)
         payload = {"status": "succeeded", "result": encode_result(result)}
-    except BaseException as exc:  # noqa: BLE001 - every plugin failure is reported, never raised
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         payload = {

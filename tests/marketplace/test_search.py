@@ -14,28 +14,28 @@ from ..api import assert_error, upload
 pytestmark = pytest.mark.timeout(60)
 
 PLUGINS = [
-    dict(name="drift_watch", description="Detects quantile drift in sensor streams",
-         category="analysis", tags=["monitoring", "sensors"], extension_points=["analysis"],
-         author="Alice Ng"),
-    dict(name="frame_scaler", description="Rescales numeric columns to unit variance",
-         category="preprocessing", tags=["scaling"], extension_points=["preprocessing"],
-         author="Bob Roy"),
-    dict(name="pdf_report", description="Writes a PDF summary of any frame",
-         category="report_generation", tags=["pdf", "reporting"],
-         extension_points=["report_generation", "data_export"], author="Carla Diaz"),
-    dict(name="r_smoother", description="LOESS smoothing of noisy sensor series", language="r",
-         entry_point="r_smoother.R", category="preprocessing", tags=["sensors", "smoothing"],
-         extension_points=["preprocessing"], author="Dan Wu"),
+    {"name": "drift_watch", "description": "Detects quantile drift in sensor streams",
+     "category": "analysis", "tags": ["monitoring", "sensors"],
+     "extension_points": ["analysis"], "author": "Alice Ng"},
+    {"name": "frame_scaler", "description": "Rescales numeric columns to unit variance",
+     "category": "preprocessing", "tags": ["scaling"],
+     "extension_points": ["preprocessing"], "author": "Bob Roy"},
+    {"name": "pdf_report", "description": "Writes a PDF summary of any frame",
+     "category": "report_generation", "tags": ["pdf", "reporting"],
+     "extension_points": ["report_generation", "data_export"], "author": "Carla Diaz"},
+    {"name": "r_smoother", "description": "LOESS smoothing of noisy sensor series",
+     "language": "r", "entry_point": "r_smoother.R", "category": "preprocessing",
+     "tags": ["sensors", "smoothing"], "extension_points": ["preprocessing"], "author": "Dan Wu"},
 ]
 
 
 @pytest.fixture
-async def catalog(publish: Any, package: Callable[..., Path]) -> None:
+def catalog(market: Any, package: Callable[..., Path]) -> None:
+    """The four plugins above, published by alice through the core (fixtures cannot await)."""
     for spec in PLUGINS:
         extra = {"files": {"r_smoother.R": "run <- function(x) x\n"}, "dependencies": []} \
             if spec.get("language") == "r" else {}
-        status, body = await publish(package(**spec, **extra), user="alice")
-        assert status == 201, body
+        market.catalog.publish(package(**spec, **extra), user="alice")
 
 
 async def _names(api: Any, **body: Any) -> list[str]:
@@ -153,5 +153,5 @@ async def test_search_sees_installed_state_of_this_server(
     archive = package()
     assert (await publish(archive))[0] == 201
     assert (await upload(jp_fetch, archive))[0] == 201  # installed directly, not from the catalog
-    status, body = await api("POST", "marketplace", "search", body={"query": "description"})
+    _status, body = await api("POST", "marketplace", "search", body={"query": "description"})
     assert body["results"][0]["installed"] is True

@@ -1,0 +1,161 @@
+"""Install and update from the catalog: sha256 checked before extraction, downloads counted."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omniscope_jupyter.marketplace import ChecksumMismatch
+
+from ..api import assert_error
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_published_by_alice_found_installed_rated_reviewed_and_updated_by_bob(
+    api: Any, publish: Any, package: Callable[..., Path]
+) -> None:
+    archive = package(description="Estimates heteroscedasticity of residual series")
+    assert (await publish(archive, user="alice"))[0] == 201
+    status, found = await api("POST", "marketplace", "search",
+                              body={"query": "heteroscedasticity"}, user="bob")
+    assert status == 200 and [r["name"] for r in found["results"]] == ["my_plugin"]
+    assert found["results"][0]["publisher"] == "alice"
+
+    status, body = await api("POST", "marketplace", "install", body={"name": "my_plugin"}, user="bob")
+    assert status == 201, body
+    assert (body["version"], body["enabled"], body["source"]) == ("1.0.0", False, "local")
+    assert body["sha256"] == found["results"][0]["sha256"]
+    status, details = await api("GET", "my_plugin", user="bob")
+    assert details["versions_detail"][0]["installed_by"] == "bob"
+    assert details["versions_detail"][0]["sha256"] == body["sha256"]
+
+    assert (await api("POST", "my_plugin", "rate", body={"rating": 4}, user="bob"))[0] == 200
+    status, _ = await api("POST", "my_plugin", "review",
+                          body={"text": "Clear output.", "version": "1.0.0"}, user="bob")
+    assert status == 201
+
+    assert (await publish(package(version="1.1.0"), user="alice"))[0] == 201
+    status, found = await api("POST", "marketplace", "search", body={}, user="bob")
+    hit = found["results"][0]
+    assert (hit["latest_version"], hit["installed_version"], hit["downloads"]) == ("1.1.0", "1.0.0", 1)
+    assert hit["rating"] == {"average": 4.0, "count": 1}
+
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "my_plugin", "version": "1.1.0"}, user="bob")
+    assert (status, body["version"], body["active_version"]) == (201, "1.1.0", "1.0.0")
+    status, body = await api("POST", "my_plugin", "update", body={"target_version": "1.1.0"},
+                             user="bob")
+    assert (status, body["active_version"]) == (200, "1.1.0")
+    status, catalog = await api("GET", "marketplace", "plugins", "my_plugin", user="bob")
+    assert catalog["downloads"] == 2
+    assert [v["downloads"] for v in catalog["versions_detail"]] == [1, 1]
+
+
+async def test_tampered_archive_is_refused_before_extraction_and_nothing_changes(
+    api: Any, market: Any, package: Callable[..., Path], store_dir: Path
+) -> None:
+    market.catalog.publish(package(), user="alice")
+    stored = store_dir / "catalog" / "my_plugin" / "1.0.0.tar.gz"
+    # Swap in another valid package: it would install fine, only its hash betrays it.
+    shutil.copyfile(package(description="trojan"), stored)
+    status, body = await api("POST", "marketplace", "install", body={"name": "my_plugin"}, user="bob")
+    assert_error(status, body, 422, "does not match its published sha256", "nothing was installed")
+    assert (await api("GET", "my_plugin"))[0] == 404
+    assert not (store_dir / "versions" / "my_plugin").exists()
+    assert list((store_dir / "staging").iterdir()) == []
+    status, catalog = await api("GET", "marketplace", "plugins", "my_plugin")
+    assert catalog["downloads"] == 0
+
+
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        ({}, 400, "name"),
+        ({"name": 3}, 400, "name"),
+        ({"name": "my_plugin", "version": "latest"}, 400, "semantic version"),
+        ({"name": "my_plugin", "extra": 1}, 400, "extra"),
+        ({"name": "ghost"}, 404, "'ghost'"),
+        ({"name": "my_plugin", "version": "9.0.0"}, 404, "no published version 9.0.0"),
+        ({"name": "my_plugin", "source": "elsewhere"}, 404, "No remote marketplace"),
+    ],
+)
+async def test_bad_install_requests(
+    api: Any, market: Any, package: Callable[..., Path], body: dict[str, Any], status: int,
+    fragment: str,
+) -> None:
+    market.catalog.publish(package(), user="alice")
+    got, payload = await api("POST", "marketplace", "install", body=body)
+    assert_error(got, payload, status, fragment)
+    assert (await api("GET", "my_plugin"))[0] == 404
+
+
+async def test_installing_an_installed_version_is_409(
+    api: Any, market: Any, package: Callable[..., Path]
+) -> None:
+    market.catalog.publish(package(), user="alice")
+    assert (await api("POST", "marketplace", "install", body={"name": "my_plugin"}))[0] == 201
+    status, body = await api("POST", "marketplace", "install", body={"name": "my_plugin"})
+    assert_error(status, body, 409, "already installed")
+
+
+def test_update_fetches_a_not_yet_installed_target_from_the_catalog(
+    market: Any, package: Callable[..., Path], store_dir: Path
+) -> None:
+    """The core calls the lead's update handler makes: ensure_installed, then update."""
+    catalog, manager = market.catalog, market.manager
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        catalog.publish(package(version=version), user="alice")
+    catalog.install("my_plugin", "1.0.0", user="bob")
+    assert catalog.ensure_installed("my_plugin", "1.1.0", user="bob")["version"] == "1.1.0"
+    assert manager.update("my_plugin", "1.1.0", user="bob")["active_version"] == "1.1.0"
+    # No target: the newest published, because it is newer than every installed version.
+    assert catalog.ensure_installed("my_plugin", None, user="bob")["version"] == "1.2.0"
+    assert manager.update("my_plugin", None, user="bob")["active_version"] == "1.2.0"
+    # Nothing to do: already installed, unknown to the catalog, or plugin not installed.
+    assert catalog.ensure_installed("my_plugin", None, user="bob") is None
+    assert catalog.ensure_installed("my_plugin", "1.1.0", user="bob") is None
+    assert catalog.ensure_installed("my_plugin", "7.0.0", user="bob") is None
+    assert catalog.ensure_installed("other_plugin", "1.0.0", user="bob") is None
+
+    path = catalog.fetch_for_update("my_plugin", "1.0.0")
+    assert path is not None and path.read_bytes() == (
+        store_dir / "catalog/my_plugin/1.0.0.tar.gz").read_bytes()
+    shutil.rmtree(path.parent)
+    assert catalog.fetch_for_update("my_plugin", "3.0.0") is None
+    (store_dir / "catalog/my_plugin/1.0.0.tar.gz").write_bytes(b"tampered")
+    with pytest.raises(ChecksumMismatch):
+        catalog.fetch_for_update("my_plugin", "1.0.0")
+    assert list((store_dir / "staging").iterdir()) == []
+
+
+def test_a_crash_between_move_and_commit_leaves_no_orphan_archive(
+    market: Any, package: Callable[..., Path], store_dir: Path
+) -> None:
+    orphan = store_dir / "catalog" / "my_plugin" / "1.0.0.tar.gz"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a publish killed before its commit")
+    assert market.catalog.recover() == [str(orphan)]
+    market.catalog.publish(package(), user="alice")  # the version is still publishable
+
+
+async def test_archive_route_serves_the_published_bytes_with_their_sha256(
+    jp_fetch: Any, api: Any, market: Any, package: Callable[..., Path]
+) -> None:
+    archive = package()
+    market.catalog.publish(archive, user="alice")
+    r = await jp_fetch("api", "plugins", "marketplace", "plugins", "my_plugin", "versions",
+                       "1.0.0", "archive")
+    assert r.code == 200 and r.body == archive.read_bytes()
+    assert r.headers["Content-Type"] == "application/gzip"
+    assert r.headers["X-Content-SHA256"] == market.catalog.details("my_plugin")["sha256"]
+    assert market.catalog.details("my_plugin")["downloads"] == 1
+    status, body = await api("GET", "marketplace", "plugins", "my_plugin", "versions", "2.0.0",
+                             "archive")
+    assert_error(status, body, 404, "no published version 2.0.0")
+    status, body = await api("GET", "marketplace", "plugins", "ghost")
+    assert_error(status, body, 404, "'ghost'")

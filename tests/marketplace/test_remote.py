@@ -1,0 +1,190 @@
+"""Remote marketplaces: merged search with source tags, verified installs, failures reported.
+
+The "team" remote is this very test server reached over HTTP (a real OmniScope API answering
+the client); a stub on 127.0.0.1 plays a broken or tampering remote; a closed local port plays
+an unreachable one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omniscope_jupyter.marketplace import Marketplace
+
+from ..api import assert_error
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StubRemote(ThreadingHTTPServer):
+    """A fake marketplace: search fails with 500, details publish ``sha256`` of ``published``
+    but the archive served is ``served`` (a tampered copy)."""
+
+    published: bytes = b""
+    served: bytes = b""
+    seen_auth: list[str]
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _StubHandler)
+        self.seen_auth = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/"
+
+
+class _StubHandler(BaseHTTPRequestHandler):
+    server: StubRemote
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.server.seen_auth.append(self.headers.get("Authorization", ""))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._send(500, json.dumps({"message": "database on fire"}).encode())
+
+    def do_GET(self) -> None:
+        self.server.seen_auth.append(self.headers.get("Authorization", ""))
+        if self.path.endswith("/marketplace/plugins/my_plugin"):
+            sha = hashlib.sha256(self.server.published).hexdigest()
+            detail = {"latest_version": "1.0.0",
+                      "versions_detail": [{"version": "1.0.0", "sha256": sha}]}
+            self._send(200, json.dumps(detail).encode())
+        elif self.path.endswith("/versions/1.0.0/archive"):
+            self._send(200, self.server.served, "application/gzip")
+        else:
+            self._send(404, b'{"message": "no such plugin"}')
+
+
+@pytest.fixture
+def stub() -> Iterator[StubRemote]:
+    server = StubRemote()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def remotes(
+    jp_serverapp: Any, jp_http_port: int, jp_base_url: str, stub: StubRemote
+) -> Marketplace:
+    """This server's marketplace, configured with three remotes (as the traits would)."""
+    settings = jp_serverapp.web_app.settings
+    market = Marketplace(
+        settings["omniscope_manager"],
+        remotes=[
+            {"name": "team", "url": f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
+             "token": jp_serverapp.identity_provider.token},
+            {"name": "offline", "url": f"http://127.0.0.1:{_closed_port()}/", "token": "t"},
+            {"name": "broken", "url": stub.url, "token": "stub-token"},
+        ],
+        remote_timeout=3.0,
+    )
+    settings["omniscope_marketplace"] = market
+    return market
+
+
+async def test_search_merges_remotes_with_source_tags_and_reports_failures(
+    api: Any, remotes: Marketplace, package: Callable[..., Path], stub: StubRemote
+) -> None:
+    remotes.catalog.publish(package(description="Kalman filtering of telemetry"), user="alice")
+    status, body = await api("POST", "marketplace", "search", body={"query": "kalman"})
+    assert status == 200, body
+    assert sorted((r["source"], r["name"]) for r in body["results"]) == [
+        ("local", "my_plugin"), ("team", "my_plugin"),
+    ]
+    assert all(r["installed"] is False for r in body["results"])
+    sources = {s["source"]: s for s in body["sources"]}
+    assert sources["local"]["ok"] and sources["team"] == {
+        "source": "team", "url": remotes.remotes.find("team").url, "ok": True, "total": 1,
+    }
+    assert sources["offline"]["ok"] is False and "unreachable" in sources["offline"]["error"]
+    assert sources["broken"]["ok"] is False
+    assert sources["broken"]["error"] == "HTTP 500: database on fire"
+    assert body["total"] == 2
+    assert stub.seen_auth == ["token stub-token"]
+    # A remote is asked not to ask its own remotes (no loops), and can be skipped.
+    status, body = await api("POST", "marketplace", "search",
+                             body={"query": "kalman", "include_remote": False})
+    assert [r["source"] for r in body["results"]] == ["local"] and len(body["sources"]) == 1
+
+
+async def test_install_from_a_remote_verifies_sha256_and_counts_there(
+    api: Any, remotes: Marketplace, package: Callable[..., Path]
+) -> None:
+    remotes.catalog.publish(package(), user="alice")
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "my_plugin", "source": "team"}, user="bob")
+    assert status == 201, body
+    assert (body["source"], body["version"]) == ("team", "1.0.0")
+    assert body["sha256"] == remotes.catalog.details("my_plugin")["sha256"]
+    assert remotes.catalog.details("my_plugin")["downloads"] == 1  # served by the remote route
+    status, body = await api("POST", "marketplace", "search", body={"query": "description"})
+    assert all(r["installed"] for r in body["results"])
+
+
+async def test_a_tampered_remote_archive_is_refused_and_nothing_installed(
+    api: Any, remotes: Marketplace, package: Callable[..., Path], stub: StubRemote,
+    store_dir: Path,
+) -> None:
+    stub.published = package().read_bytes()
+    stub.served = package(description="trojan").read_bytes()
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "my_plugin", "source": "broken"})
+    assert_error(status, body, 422, "from broken does not match", "nothing was installed")
+    assert (await api("GET", "my_plugin"))[0] == 404
+    assert list((store_dir / "staging").iterdir()) == []
+    # The same stub serving the published bytes installs fine.
+    stub.served = stub.published
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "my_plugin", "source": "broken"})
+    assert (status, body["source"]) == (201, "broken")
+
+
+async def test_remote_install_failures_are_clear(api: Any, remotes: Marketplace) -> None:
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "my_plugin", "source": "offline"})
+    assert_error(status, body, 502, "offline", "unreachable")
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "ghost", "source": "broken"})
+    assert_error(status, body, 404, "broken has no plugin named 'ghost'")
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "ghost", "source": "team"})
+    assert_error(status, body, 404, "team has no plugin named 'ghost'")
+
+
+def test_remote_configuration_is_validated() -> None:
+    from omniscope_jupyter.marketplace.remote import RemoteCatalogs
+
+    with pytest.raises(ValueError, match="http"):
+        RemoteCatalogs.from_config([{"url": "file:///etc/passwd"}])
+    with pytest.raises(TypeError, match="url"):
+        RemoteCatalogs.from_config(["https://x"])
+    (r,) = RemoteCatalogs.from_config([{"url": "https://team.example/lab/", "token": "t"}]).remotes
+    assert (r.url, r.source) == ("https://team.example/lab", "https://team.example/lab")
