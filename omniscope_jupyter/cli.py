@@ -17,6 +17,7 @@ from typing import Any
 
 from . import archive
 from .errors import PluginError
+from .local import Core, open_core
 from .manager import PluginManager
 from .sdk import create_project
 
@@ -48,10 +49,12 @@ def _app(args: argparse.Namespace) -> Any:
     return app
 
 
+def _core(args: argparse.Namespace) -> Core:
+    return open_core(args.data_dir, args.db_url, user=args.user)
+
+
 def _manager(args: argparse.Namespace) -> PluginManager:
-    manager = _app(args).make_manager()
-    manager.recover()
-    return manager
+    return _core(args).manager
 
 
 def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -82,25 +85,70 @@ def cmd_pack(args: argparse.Namespace) -> Any:
 
 
 def cmd_install(args: argparse.Namespace) -> Any:
-    manager = _manager(args)
     path = Path(args.package)
     if not path.exists():
         raise UsageError(f"omniplug install: {path} does not exist")
-    with tempfile.TemporaryDirectory() as tmp:
-        if path.is_dir():
-            _progress("pack", str(path))
-            packed = Path(tmp) / f"{path.resolve().name}.tar.gz"
-            archive.pack(path, packed)
-            path = packed
-        result = manager.install(path, user=args.user, force=args.force, progress=_progress)
-    if args.enable and not result["enabled"]:
-        manager.set_enabled(result["plugin_id"], True, user=args.user)
-        result["enabled"] = True
+    result = _core(args).install_path(
+        path, force=args.force, enable=args.enable, progress=_progress
+    )
     return result, lambda r: (
         f"Installed {r['name']} {r['version']} (active {r['active_version']}, "
         f"{'enabled' if r['enabled'] else 'disabled'}; scan "
         f"{'passed' if r['scan']['passed'] else 'FORCED'})"
     )
+
+
+def cmd_run(args: argparse.Namespace) -> Any:
+    body: dict[str, Any] = {"parameters": _json_arg(args.parameters, "--parameters")}
+    if args.input:
+        source = sys.stdin if args.input == "-" else Path(args.input).open(encoding="utf-8")
+        with source:
+            body["input_data"] = _json_text(source.read(), "--input")
+    if args.config:
+        body["config"] = _json_arg(args.config, "--config")
+    if args.extension_point:
+        body["extension_point"] = args.extension_point
+    if args.timeout:
+        body["timeout"] = args.timeout
+    answer = _core(args).run(args.plugin, body)
+    args.exit_code = 0 if answer["status"] == "succeeded" else 1
+
+    def text(a: dict[str, Any]) -> str:
+        lines = [f"{a['plugin_id']} {a['version']}: {a['status']} in {a.get('duration_ms') or 0:.0f} ms"]
+        lines += [f"log: {x}" for x in a.get("logs", [])]
+        lines += [f"warning: {x}" for x in a.get("warnings", [])]
+        lines += [f"error: {x}" for x in a.get("errors", [])]
+        lines.append(json.dumps(a.get("data"), indent=2, default=str))
+        return "\n".join(lines)
+
+    return answer, text
+
+
+def _json_text(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"omniplug: {what} is not valid JSON: {e}") from None
+
+
+def _json_arg(text: str | None, what: str) -> dict[str, Any]:
+    value = _json_text(text, what) if text else {}
+    if not isinstance(value, dict):
+        raise UsageError(f"omniplug: {what} must be a JSON object")
+    return value
+
+
+def cmd_sandbox(args: argparse.Namespace) -> Any:
+    from .sandbox.container import docker_client
+    from .sandbox.images import ensure_images, image_status
+
+    settings = _app(args).sandbox_settings()
+    client = docker_client()
+    if args.action == "build":
+        tags = ensure_images(client, lambda line: print(f"  {line}", file=sys.stderr, flush=True), settings)
+        return tags, lambda t: "\n".join(f"{lang}: {tag}" for lang, tag in sorted(t.items()))
+    status = image_status(client, settings)
+    return status, lambda st: json.dumps(st, indent=2, default=str)
 
 
 def cmd_list(args: argparse.Namespace) -> Any:
@@ -181,6 +229,8 @@ def cmd_scan(args: argparse.Namespace) -> Any:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "run": cmd_run,
+    "sandbox": cmd_sandbox,
     "scan": cmd_scan,
     "new": cmd_new,
     "pack": cmd_pack,
@@ -229,6 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
         "scan", parents=[common], help="security-scan a plugin folder or archive (exit 1: refused)"
     )
     p.add_argument("path")
+
+    p = sub.add_parser("run", parents=[common], help="run an enabled plugin in the sandbox")
+    p.add_argument("plugin")
+    p.add_argument("--input", help="JSON file with input_data (columns, rows or records); - for stdin")
+    p.add_argument("--parameters", help="JSON object of parameters")
+    p.add_argument("--config", help="JSON object of config values")
+    p.add_argument("--extension-point")
+    p.add_argument("--timeout", type=float)
+
+    p = sub.add_parser("sandbox", parents=[common], help="build the sandbox images or show them")
+    p.add_argument("action", choices=["build", "status"])
 
     p = sub.add_parser("list", parents=[common], help="list installed plugins")
     p.add_argument("--enabled", choices=["yes", "no"])

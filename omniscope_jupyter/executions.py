@@ -15,15 +15,17 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import docker.errors
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
+from .sandbox.dependencies import build_plugin_image
 from .sandbox.jobs import PluginTarget, build_request
 from .sandbox.runner import RunOutcome, RunRequest, SandboxRunner
 from .sandbox.settings import SandboxSettings
@@ -99,6 +101,7 @@ class ExecutionService:
         """
         is_async = bool(body.get("async")) if isinstance(body, dict) else False
         execution_id = str(uuid.uuid4())
+        target = await asyncio.to_thread(self.with_plugin_image, target)
         request, warnings = build_request(
             execution_id, target, body, max_timeout=self.settings.timeout
         )
@@ -134,14 +137,13 @@ class ExecutionService:
 
     async def list(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
         """Newest-first page of a plugin's executions, without their result data."""
-        if page < 1 or not 1 <= page_size <= 200:
-            raise InvalidRequest("page must be >= 1 and page_size between 1 and 200")
-        return await asyncio.to_thread(self._list, plugin_id, page, page_size)
+        return await asyncio.to_thread(self.page, plugin_id, page, page_size)
 
     # -- blocking API for the CLI and notebooks ------------------------------------------------
 
     def run(self, target: PluginTarget, body: Any, user: str = "") -> dict[str, Any]:
         """Blocking ``execute`` (``async`` ignored) for ``omniplug run``."""
+        target = self.with_plugin_image(target)
         request, warnings = build_request(
             str(uuid.uuid4()), target, body, max_timeout=self.settings.timeout
         )
@@ -164,6 +166,7 @@ class ExecutionService:
             body["extension_point"] = extension_point
         if timeout is not None:
             body["timeout"] = timeout
+        target = self.with_plugin_image(target)
         request, warnings = build_request(
             str(uuid.uuid4()), target, body, max_timeout=self.settings.timeout, frame=frame
         )
@@ -172,6 +175,26 @@ class ExecutionService:
         answer = self._run_recorded(request, warnings, keep=outcome_box)
         data = outcome_box[0].data if outcome_box else None
         return FrameResult(data=data, answer=answer)
+
+    def with_plugin_image(self, target: PluginTarget) -> PluginTarget:
+        """``target`` with the image holding its locked dependencies, built on first need.
+
+        Blocking (a first build takes seconds); a plugin without wheels keeps the runner image.
+        """
+        if target.image or not (target.dependencies or {}).get("resolved"):
+            return target
+        if not target.enabled:
+            return target  # build_request refuses it; don't build an image for nothing
+        base = self.runner.images()[target.language]
+        try:
+            tag = build_plugin_image(
+                self.runner.client(), base, target.dependencies, self.settings.wheel_cache
+            )
+        except (OSError, docker.errors.DockerException) as exc:
+            raise SandboxUnavailable(
+                f"could not build the image of {target.plugin_id}'s dependencies: {exc}"
+            ) from exc
+        return replace(target, image=tag)
 
     # -- internals (blocking) ---------------------------------------------------------------
 
@@ -251,7 +274,10 @@ class ExecutionService:
                 raise NotFound(f"no execution {execution_id} of plugin {plugin_id!r}")
             return self._answer(row)
 
-    def _list(self, plugin_id: str, page: int, page_size: int) -> dict[str, Any]:
+    def page(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+        """Blocking ``list``: a newest-first page of a plugin's executions."""
+        if page < 1 or not 1 <= page_size <= 200:
+            raise InvalidRequest("page must be >= 1 and page_size between 1 and 200")
         with self.session_factory() as session:
             total = session.scalar(
                 select(func.count()).select_from(Execution).where(Execution.plugin_name == plugin_id)

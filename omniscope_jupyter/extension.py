@@ -7,21 +7,28 @@ lines work as written.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-import asyncio
-
 from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
 
 from ._version import __version__
 from .archive import ArchiveLimits
+from .errors import SandboxUnavailable
+from .executions import ExecutionService
 from .handlers import route_table
+from .local import Core
 from .manager import PluginManager
 from .marketplace import Marketplace, bundled_examples_dir
+from .sandbox.dependencies import probe_runner_image
+from .sandbox.runner import SandboxRunner
+from .sandbox.settings import SandboxSettings
 
 API_PREFIX = "/api/plugins"
 
@@ -91,7 +98,7 @@ class OmniscopeApp(ExtensionApp):
         help="The install pipeline's security scan stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
     dependency_resolver_class = Type(
-        default_value="omniscope_jupyter.stages.DeclaredDependencies",
+        default_value="omniscope_jupyter.sandbox.dependencies.DependencyResolver",
         klass=object,
         help="The install pipeline's dependency stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
@@ -122,16 +129,71 @@ class OmniscopeApp(ExtensionApp):
         6, help="How many plugins GET /api/plugins/marketplace/featured returns by default."
     ).tag(config=True)
 
-    def make_manager(self) -> PluginManager:
-        """Build the core from the traits (also used by tests)."""
-        return PluginManager(
+    sandbox_memory = Unicode("512m", help="Memory of one plugin run (memory+swap equal: no swap).").tag(
+        config=True
+    )
+    sandbox_cpus = Float(1.0, help="CPU quota of one plugin run, in cores.").tag(config=True)
+    sandbox_timeout = Float(
+        60.0, help="Wall-clock seconds a run may take (a request may only ask for less)."
+    ).tag(config=True)
+    sandbox_pids = Int(100, help="Most processes/threads in a plugin's container.").tag(config=True)
+    sandbox_tmpfs_size = Unicode("64m", help="Size cap of the writable /tmp of a run.").tag(
+        config=True
+    )
+    sandbox_log_cap_bytes = Int(
+        64 * 1024, help="Captured stdout and stderr of a run are each cut to this size."
+    ).tag(config=True)
+    sandbox_image_mode = Unicode(
+        "offline",
+        help="offline: build the runner image from a debootstrap of Debian (no registry needed); "
+        "pull: plain Dockerfiles FROM python:3.11-slim / r-base for machines that can pull.",
+    ).tag(config=True)
+    sandbox_cache_dir = Unicode(
+        "", help="Cache of rootfs tarballs and wheels. Empty: ~/.cache/omniscope."
+    ).tag(config=True)
+
+    def sandbox_settings(self) -> SandboxSettings:
+        """The sandbox limits from the traits; containers are labelled with this store's owner."""
+        data_dir = Path(self.data_dir)
+        extra: dict[str, Any] = {}
+        if self.sandbox_cache_dir:
+            extra["cache_dir"] = Path(self.sandbox_cache_dir)
+        return SandboxSettings(
+            memory=self.sandbox_memory,
+            cpus=self.sandbox_cpus,
+            timeout=self.sandbox_timeout,
+            pids=self.sandbox_pids,
+            tmpfs_size=self.sandbox_tmpfs_size,
+            log_cap_bytes=self.sandbox_log_cap_bytes,
+            image_mode=self.sandbox_image_mode,
+            work_dir=data_dir / "runs",
+            owner=hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16],
+            **extra,
+        )
+
+    def make_core(self) -> Core:
+        """Build manager, executions and marketplace from the traits (server, CLI, notebooks)."""
+        settings = self.sandbox_settings()
+        runner = SandboxRunner(settings)
+        facts = functools.cache(
+            lambda: probe_runner_image(runner.client(), runner.images()["python"])
+        )
+        pulled = settings.image_mode == "pull"
+        manager = PluginManager(
             Path(self.data_dir),
             self.db_url or None,
             scanner=self.scanner_class(
                 vulndb_path=self.scan_vulndb_path or None,
                 max_file_bytes=self.scan_max_file_bytes,
+                sandbox_settings=settings,
             ),
-            resolver=self.dependency_resolver_class(),
+            resolver=self.dependency_resolver_class(
+                wheel_cache=settings.wheel_cache,
+                base_packages=lambda: facts()["python_packages"],
+                r_packages=lambda: facts()["r_packages"],
+                python_version="3.11" if pulled else "3.13",
+                glibc="2.36" if pulled else "2.41",
+            ),
             limits=ArchiveLimits(
                 max_members=self.max_archive_members,
                 max_unpacked_bytes=self.max_unpacked_bytes,
@@ -139,22 +201,25 @@ class OmniscopeApp(ExtensionApp):
             ),
             allow_force=self.allow_force_install,
         )
-
-    def initialize_settings(self) -> None:
-        self.manager = self.make_manager()
-        # Opening the store includes finishing what a crash interrupted, before any request.
-        self.manager.recover()
-        root = self.sdk_root_dir or (self.serverapp.root_dir if self.serverapp else ".")
-        self.marketplace = Marketplace(
-            self.manager,
+        executions = ExecutionService(manager.sessions, runner, settings)
+        marketplace = Marketplace(
+            manager,
             remotes=self.remote_marketplaces,
             review_max_chars=self.review_max_chars,
             remote_timeout=self.remote_marketplace_timeout,
             featured_count=self.featured_count,
         )
+        return Core(manager, executions, marketplace)
+
+    def initialize_settings(self) -> None:
+        self.core = self.make_core()
+        # Opening the store includes finishing what a crash interrupted, before any request.
+        self.core.manager.recover()
+        root = self.sdk_root_dir or (self.serverapp.root_dir if self.serverapp else ".")
         self.settings.update(
-            omniscope_manager=self.manager,
-            omniscope_marketplace=self.marketplace,
+            omniscope_core=self.core,
+            omniscope_manager=self.core.manager,
+            omniscope_marketplace=self.core.marketplace,
             omniscope_max_upload_bytes=self.max_upload_bytes,
             omniscope_sdk_root_dir=str(Path(root).expanduser()),
         )
@@ -176,16 +241,22 @@ class OmniscopeApp(ExtensionApp):
             )
             # A slow scan must not delay start-up: seed in a worker thread.
             self._seed_task = asyncio.create_task(
-                asyncio.to_thread(self.marketplace.catalog.seed_examples, folder)
+                asyncio.to_thread(self.core.marketplace.catalog.seed_examples, folder)
             )
+        # Reap containers a previous server left and close its unfinished execution records.
+        try:
+            await self.core.executions.startup()
+        except SandboxUnavailable as e:
+            self.log.warning("OmniScope sandbox unavailable at start (runs answer 503): %s", e)
 
     async def stop_extension(self) -> None:
         seed: Any = getattr(self, "_seed_task", None)
         if seed is not None and not seed.done():
             await asyncio.wait([seed], timeout=30)
-        manager: Any = getattr(self, "manager", None)
-        if manager is not None:
-            manager.close()
+        core: Core | None = getattr(self, "core", None)
+        if core is not None:
+            await core.executions.shutdown()
+            core.close()
 
 
 main = launch_new_instance = OmniscopeApp.launch_instance

@@ -23,6 +23,7 @@ from tornado import web
 
 from .errors import Forbidden, InvalidRequest, PluginError
 from .extension_points import EXTENSION_POINTS
+from .local import Core
 from .manager import PluginManager
 from .sdk import create_project
 from .upload import MultipartUpload
@@ -39,6 +40,10 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def manager(self) -> PluginManager:
         return self.settings["omniscope_manager"]
+
+    @property
+    def core(self) -> Core:
+        return self.settings["omniscope_core"]
 
     @property
     def username(self) -> str:
@@ -300,6 +305,49 @@ class ScanReportHandler(PluginsAPIHandler):
         self.reply(await self.in_thread(self.manager.scan_report, plugin_id, version))
 
 
+class ExecuteHandler(PluginsAPIHandler):
+    """``POST /api/plugins/{id}/execute``: run in the sandbox; ``{"async": true}`` answers 202."""
+
+    @web.authenticated
+    @authorized(action="execute")
+    async def post(self, plugin_id: str) -> None:
+        body = self.json_body()
+        target = await self.in_thread(self.manager.installed, plugin_id)
+        answer = await self.core.executions.execute(target, body, user=self.username)
+        self.reply(answer, 202 if body.get("async") else 200)
+
+
+class ExecutionsHandler(PluginsAPIHandler):
+    """``GET /api/plugins/{id}/executions?page=&page_size=``: the execution history."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, plugin_id: str) -> None:
+        page = self.query_int("page", 1, 1, 1_000_000)
+        page_size = self.query_int("page_size", 20, 1, 200)
+        self.reply(
+            await self.in_thread(self.core.executions_page, plugin_id, page, page_size)
+        )
+
+
+class ExecutionHandler(PluginsAPIHandler):
+    """``GET /api/plugins/{id}/executions/{execution_id}``: poll one execution."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, plugin_id: str, execution_id: str) -> None:
+        self.reply(await self.core.executions.get(plugin_id, execution_id))
+
+
+class CancelHandler(PluginsAPIHandler):
+    """``POST /api/plugins/{id}/executions/{execution_id}/cancel``: kill and remove its container."""
+
+    @web.authenticated
+    @authorized(action="execute")
+    async def post(self, plugin_id: str, execution_id: str) -> None:
+        self.reply(await self.core.executions.cancel(plugin_id, execution_id))
+
+
 class ExtensionPointsHandler(PluginsAPIHandler):
     """``GET /api/plugins/extension-points``: the 10 points with their contracts."""
 
@@ -321,6 +369,7 @@ class SdkCreateHandler(PluginsAPIHandler):
 
 
 _ID = r"(?P<plugin_id>[^/]+)"
+_EXECUTION = r"(?P<execution_id>[^/]+)"
 
 
 def route_table() -> list[tuple[str, type[PluginsAPIHandler], dict[str, Any]]]:
@@ -340,4 +389,8 @@ def route_table() -> list[tuple[str, type[PluginsAPIHandler], dict[str, Any]]]:
         (f"/{_ID}/rollback", RollbackHandler, {}),
         (f"/{_ID}/history", HistoryHandler, {}),
         (f"/{_ID}/scan", ScanReportHandler, {}),
+        (f"/{_ID}/execute", ExecuteHandler, {}),
+        (f"/{_ID}/executions", ExecutionsHandler, {}),
+        (f"/{_ID}/executions/{_EXECUTION}", ExecutionHandler, {}),
+        (f"/{_ID}/executions/{_EXECUTION}/cancel", CancelHandler, {}),
     ]

@@ -15,7 +15,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import archive
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
 from .manifest import read_manifest
+from .sandbox.jobs import PluginTarget
 from .stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
 from .store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
 
@@ -41,18 +41,6 @@ def _no_progress(step: str, detail: str) -> None:
 
 def semver_key(version: str) -> SemVer:
     return SemVer.parse(version)
-
-
-@dataclass(frozen=True)
-class InstalledVersion:
-    """What the sandbox needs of the active version of an enabled plugin."""
-
-    plugin_id: str
-    version: str
-    path: Path
-    manifest: dict[str, Any]
-    enabled: bool
-    dependencies: dict[str, Any]
 
 
 class PluginManager:
@@ -379,12 +367,12 @@ class PluginManager:
             raise NotFound(f"{name} has no installed version {version!r}.")
         return row
 
-    def installed(self, name: str) -> InstalledVersion:
+    def installed(self, name: str) -> PluginTarget:
         """The active version of a plugin, as the sandbox needs it."""
         with self.sessions() as s:
             plugin = self._plugin(s, name)
             row = self._active(s, plugin)
-            return InstalledVersion(
+            return PluginTarget(
                 plugin_id=name,
                 version=row.version,
                 path=self.layout.data_dir / row.path,

@@ -19,6 +19,7 @@ import requests
 from docker.types import LogConfig, Ulimit
 
 from ..errors import SandboxUnavailable
+from ..manifest import PERMISSIONS as MANIFEST_PERMISSIONS
 from .settings import SandboxSettings
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ OWNER_LABEL = "omniscope.owner"
 PLUGIN_LABEL = "omniscope.plugin"
 #: Where the ``file_system`` permission's per-plugin volume is mounted.
 DATA_DIR = "/data"
-PERMISSIONS = frozenset({"read_data", "write_data", "network", "file_system"})
+PERMISSIONS = frozenset(MANIFEST_PERMISSIONS)
 #: The only environment a plugin sees; the host's environment is never passed on.
 RUN_ENV = {
     "HOME": "/tmp",

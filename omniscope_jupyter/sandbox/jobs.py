@@ -14,21 +14,12 @@ from typing import Any
 import pandas as pd
 
 from ..errors import Conflict, InvalidRequest
+from ..manifest import CONFIG_TYPES, config_value_ok
 from .container import PERMISSIONS
 from .runner import RunRequest
 from .transfer import TransferError, frame_from_input
 
 LANGUAGES = {"python": "python", "r": "r"}
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
-
 
 @dataclass(frozen=True)
 class PluginTarget:
@@ -54,13 +45,6 @@ class PluginTarget:
         return frozenset(p for p in self.manifest.get("permissions", []) if p in PERMISSIONS)
 
 
-def _type_ok(value: Any, kind: str) -> bool:
-    if kind in ("integer", "number") and isinstance(value, bool):
-        return False
-    expected = _TYPES.get(kind)
-    return expected is None or isinstance(value, expected)
-
-
 def merge_config(schema: dict[str, Any], given: Any) -> dict[str, Any]:
     """Manifest defaults overlaid with the caller's values; every problem listed in one 400."""
     if given is None:
@@ -74,7 +58,7 @@ def merge_config(schema: dict[str, Any], given: Any) -> dict[str, Any]:
         kind = str(spec.get("type", ""))
         if name in given:
             value = given[name]
-            if value is not None and not _type_ok(value, kind):
+            if value is not None and not (kind in CONFIG_TYPES and config_value_ok(kind, value)):
                 problems.append(f"config {name!r} must be of type {kind}, got {type(value).__name__}")
             merged[name] = value
         elif "default" in spec:

@@ -48,3 +48,8 @@ class SandboxSettings:
     work_dir: Path = field(default_factory=lambda: CACHE_DIR / "runs")
     #: Label value naming this server's containers, so the reaper never removes another's.
     owner: str = "default"
+
+    @property
+    def wheel_cache(self) -> Path:
+        """Wheels of plugins' locked dependencies (shared; each checked against its sha256)."""
+        return self.cache_dir / "plugin-wheels"

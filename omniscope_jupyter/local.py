@@ -1,0 +1,100 @@
+"""The plugin system's core opened in-process, as the server, ``omniplug`` and notebooks use it.
+
+``Core`` bundles what a caller needs besides HTTP: the plugin manager (store and lifecycle), the
+execution service (sandbox) and the marketplace. ``open_core`` builds one from the same
+configuration the server reads (``c.OmniscopeApp.*``), so all three see the same store.
+"""
+
+from __future__ import annotations
+
+import getpass
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import archive
+from .executions import ExecutionService, FrameResult
+from .manager import PluginManager, Progress
+from .marketplace import Marketplace
+
+
+def _quiet(step: str, detail: str) -> None:
+    """Default progress callback: say nothing."""
+
+
+@dataclass
+class Core:
+    """Manager, executions and marketplace on one store, plus who is acting."""
+
+    manager: PluginManager
+    executions: ExecutionService
+    marketplace: Marketplace
+    user: str = ""
+
+    def install_path(
+        self,
+        path: str | Path,
+        *,
+        user: str | None = None,
+        force: bool = False,
+        enable: bool = False,
+        progress: Progress = _quiet,
+    ) -> dict[str, Any]:
+        """Install a ``.tar.gz`` or a plugin folder (packed first, as ``tar -czf`` would)."""
+        user = self.user if user is None else user
+        path = Path(path)
+        with tempfile.TemporaryDirectory() as tmp:
+            if path.is_dir():
+                progress("pack", str(path))
+                packed = Path(tmp) / f"{path.resolve().name}.tar.gz"
+                archive.pack(path, packed)
+                path = packed
+            result = self.manager.install(path, user=user, force=force, progress=progress)
+        if enable and not result["enabled"]:
+            self.manager.set_enabled(result["plugin_id"], True, user=user)
+            result["enabled"] = True
+        return result
+
+    def run_frame(self, plugin_id: str, frame: pd.DataFrame | None, **kwargs: Any) -> FrameResult:
+        """Run an installed plugin on a DataFrame in the sandbox (see ``run_frame``)."""
+        kwargs.setdefault("user", self.user)
+        return self.executions.run_frame(self.manager.installed(plugin_id), frame, **kwargs)
+
+    def run(self, plugin_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Run an installed plugin with a REST-shaped body (``input_data``, ``parameters``...)."""
+        return self.executions.run(self.manager.installed(plugin_id), body, user=self.user)
+
+    def executions_page(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+        self.manager.details(plugin_id)  # NotFound for an unknown plugin
+        return self.executions.page(plugin_id, page, page_size)
+
+    def search(self, query: str = "") -> list[dict[str, Any]]:
+        """Marketplace hits for ``query`` (empty: everything)."""
+        return list(self.marketplace.search({"query": query})["results"])
+
+    def install_from_catalog(self, name: str, version: str | None = None) -> dict[str, Any]:
+        return dict(self.marketplace.catalog.install(name, version, user=self.user))
+
+    def close(self) -> None:
+        self.manager.close()
+
+
+def open_core(
+    data_dir: str | None = None, db_url: str | None = None, user: str | None = None
+) -> Core:
+    """A ``Core`` on the configured store (``data_dir``/``db_url`` override the config)."""
+    from .extension import OmniscopeApp
+
+    app = OmniscopeApp()
+    app.load_config_file()
+    if data_dir:
+        app.data_dir = data_dir
+    if db_url:
+        app.db_url = db_url
+    core = app.make_core()
+    core.manager.recover()
+    core.user = user if user is not None else getpass.getuser()
+    return core
