@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from .manager import PluginManager
 from .marketplace import Marketplace, bundled_examples_dir
 from .sandbox.dependencies import probe_runner_image
 from .sandbox.runner import SandboxRunner
-from .sandbox.settings import SandboxSettings
+from .sandbox.settings import SandboxSettings, owner_for
 
 API_PREFIX = "/api/plugins"
 
@@ -167,7 +166,7 @@ class OmniscopeApp(ExtensionApp):
             log_cap_bytes=self.sandbox_log_cap_bytes,
             image_mode=self.sandbox_image_mode,
             work_dir=data_dir / "runs",
-            owner=hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16],
+            owner=owner_for(data_dir),
             **extra,
         )
 

@@ -139,3 +139,18 @@ def multipart(path: Path, field: str = "file", **fields: str) -> tuple[bytes, st
     )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.fixture(scope="session")
+def docker_ready() -> None:
+    """The real Docker engine and the runner images (built once, cached by tag)."""
+    from omniscope_jupyter.errors import SandboxUnavailable
+    from omniscope_jupyter.sandbox.container import docker_client
+    from omniscope_jupyter.sandbox.images import ensure_images
+
+    from .prereq import missing
+
+    try:
+        ensure_images(docker_client(), progress=print)
+    except SandboxUnavailable as exc:
+        missing(f"Docker engine or sandbox images: {exc.message}")

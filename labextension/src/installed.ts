@@ -31,23 +31,40 @@ export class InstalledView {
     );
   }
 
+  /** Reload the list, clearing the status line first (the Refresh button, opening the tab). */
   async refresh(): Promise<void> {
-    await this.feedback.run([], async () => {
-      const plugins = await this.client.installed();
-      if (!plugins.length) {
-        replaceChildren(this.list, [
-          h('li', { class: 'jp-OmniscopePlugins-empty' }, 'No plugin is installed yet.')
-        ]);
-        return;
-      }
-      replaceChildren(
-        this.list,
-        plugins.map(plugin => this.item(plugin))
-      );
-    });
+    await this.feedback.run([], () => this.load());
   }
 
-  /** Run a change, then reload the list (the server's state is the truth) when it worked. */
+  /** Reload the list and keep the status line unless the reload fails (after another action). */
+  async reload(): Promise<boolean> {
+    try {
+      await this.load();
+      return true;
+    } catch (error) {
+      this.feedback.error(error);
+      return false;
+    }
+  }
+
+  private async load(): Promise<void> {
+    const plugins = await this.client.installed();
+    if (!plugins.length) {
+      replaceChildren(this.list, [
+        h('li', { class: 'jp-OmniscopePlugins-empty' }, 'No plugin is installed yet.')
+      ]);
+      return;
+    }
+    replaceChildren(
+      this.list,
+      plugins.map(plugin => this.item(plugin))
+    );
+  }
+
+  /**
+   * Run a change, then show the server's state (the truth, also after a refusal: a switch the
+   * server refused must not stay shown as done) while keeping the outcome in the status line.
+   */
   private async change(
     controls: (HTMLButtonElement | HTMLInputElement | HTMLSelectElement)[],
     action: () => Promise<unknown>,
@@ -56,8 +73,8 @@ export class InstalledView {
     const ok = await this.feedback.run(controls, async () => {
       await action();
     });
-    await this.refresh();
-    if (ok) {
+    const shown = await this.reload();
+    if (ok && shown) {
       this.feedback.info(done);
     }
   }

@@ -161,7 +161,8 @@ class DependencyResolver:
     def _lock_python(self, declared: list[str]) -> dict[str, Any]:
         requirements = [_parse_python_requirement(text) for text in declared]
         environment = self._marker_environment()
-        base = self.base_packages()
+        # No requirement: nothing to compare with the image, so no need to ask it (or Docker).
+        base = self.base_packages() if requirements else {}
         provided: dict[str, str] = {}
         wanted: list[Requirement] = []
         for req in requirements:

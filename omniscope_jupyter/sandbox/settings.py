@@ -6,6 +6,7 @@ Values are the maxima a run gets; a request may only lower the timeout, never ra
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,3 +54,8 @@ class SandboxSettings:
     def wheel_cache(self) -> Path:
         """Wheels of plugins' locked dependencies (shared; each checked against its sha256)."""
         return self.cache_dir / "plugin-wheels"
+
+
+def owner_for(data_dir: Path) -> str:
+    """The owner label of the containers of the store at ``data_dir`` (one per server)."""
+    return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]
