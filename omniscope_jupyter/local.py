@@ -59,9 +59,16 @@ class Core:
         return result
 
     def run_frame(self, plugin_id: str, frame: pd.DataFrame | None, **kwargs: Any) -> FrameResult:
-        """Run an installed plugin on a DataFrame in the sandbox (see ``run_frame``)."""
+        """Run an installed plugin on a DataFrame in the sandbox (see ``run_frame``).
+
+        Without ``extension_point`` the plugin's first declared one is used: in a notebook the
+        analyst names the plugin, not the hook.
+        """
         kwargs.setdefault("user", self.user)
-        return self.executions.run_frame(self.manager.installed(plugin_id), frame, **kwargs)
+        target = self.manager.installed(plugin_id)
+        if kwargs.get("extension_point") is None:
+            kwargs["extension_point"] = (target.manifest.get("extension_points") or [None])[0]
+        return self.executions.run_frame(target, frame, **kwargs)
 
     def run(self, plugin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Run an installed plugin with a REST-shaped body (``input_data``, ``parameters``...)."""

@@ -18,6 +18,13 @@ from ..errors import PluginError
 from ..local import Core
 
 
+def _set_options(dropdown: w.Dropdown, options: list[str]) -> None:
+    """New options, keeping the selection when it is still there, else the first option."""
+    keep = dropdown.value
+    dropdown.options = options
+    dropdown.value = keep if keep in options else (options[0] if options else None)
+
+
 class MarketplacePanel(w.VBox):
     """Three tabs: Marketplace (search + install), Installed (enable/disable), Run."""
 
@@ -72,11 +79,11 @@ class MarketplacePanel(w.VBox):
             rows.append(w.HBox([w.HTML(f"<b>{html.escape(p['name'])}</b> {p['version']} "
                                        f"<i>{html.escape(p['description'] or '')}</i>"), toggle]))
         self.installed.children = rows or [w.HTML("No plugins installed.")]
-        self.run_plugin.options = [p["name"] for p in plugins if p["enabled"]]
-        self.run_frame.options = sorted(
+        _set_options(self.run_plugin, [p["name"] for p in plugins if p["enabled"]])
+        _set_options(self.run_frame, sorted(
             name for name, value in self.namespace.items()
             if isinstance(value, pd.DataFrame) and not name.startswith("_")
-        )
+        ))
 
     def _toggler(self, name: str) -> Callable[[dict[str, Any]], None]:
         def toggle(change: dict[str, Any]) -> None:
