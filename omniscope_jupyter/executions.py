@@ -39,6 +39,9 @@ __all__ = ["ExecutionService", "FrameResult", "PluginTarget"]
 FINISHED = frozenset({"succeeded", "failed", "timeout", "oom", "cancelled"})
 #: A recorded result larger than this keeps its metadata but not its data.
 MAX_RECORDED_RESULT_BYTES = 8 * 1024 * 1024
+#: A result frame with more cells than this is not converted for the history at all.
+MAX_RECORDED_CELLS = 200_000
+_UNSET: Any = object()
 
 
 @dataclass
@@ -221,10 +224,13 @@ class ExecutionService:
             return self._get(request.plugin_id, request.execution_id)
         outcome.warnings = warnings + outcome.warnings
         if keep is not None:
+            # A Python caller takes the frame itself: no JSON copy of the data is made for it.
             keep.append(outcome)
-        answer = self._record_end(request.execution_id, outcome)
+            return self._record_end(request.execution_id, outcome)
+        data = _jsonable_data(outcome.data)
+        answer = self._record_end(request.execution_id, outcome, data)
         # The caller gets the full data even when the history keeps only its shape.
-        answer["data"] = _jsonable_data(outcome.data)
+        answer["data"] = data
         return answer
 
     def _record_start(self, request: RunRequest, user: str) -> None:
@@ -242,15 +248,23 @@ class ExecutionService:
                 )
             )
 
-    def _record_end(self, execution_id: str, outcome: RunOutcome) -> dict[str, Any]:
+    def _record_end(
+        self, execution_id: str, outcome: RunOutcome, data: Any = _UNSET
+    ) -> dict[str, Any]:
+        """Record the end of a run; ``data`` is the JSON form of its data when already made."""
+        too_big = isinstance(outcome.data, pd.DataFrame) and outcome.data.size > MAX_RECORDED_CELLS
+        if too_big:
+            data = None
+        elif data is _UNSET:
+            data = _jsonable_data(outcome.data)
         result = {
-            "data": _jsonable_data(outcome.data),
+            "data": data,
             "metadata": outcome.metadata,
             "logs": outcome.logs,
             "warnings": outcome.warnings,
             "errors": outcome.errors,
         }
-        if len(json.dumps(result, default=str)) > MAX_RECORDED_RESULT_BYTES:
+        if too_big or len(json.dumps(result, default=str)) > MAX_RECORDED_RESULT_BYTES:
             result["data"] = None
             result["warnings"] = result["warnings"] + ["result data too large to keep in history"]
         with self.session_factory() as session, session.begin():

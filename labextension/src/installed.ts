@@ -97,7 +97,7 @@ export class InstalledView {
     });
 
     const select = h('select', {
-      class: 'jp-OmniscopePlugins-versions jp-mod-styled',
+      class: 'jp-OmniscopePlugins-versions',
       'aria-label': `Version of ${id}`
     });
     // Newest first: the usual pick is an update.
@@ -154,7 +154,7 @@ export class InstalledView {
         'div',
         { class: 'jp-OmniscopePlugins-actions' },
         h('label', { class: 'jp-OmniscopePlugins-toggle' }, toggle, 'Enabled'),
-        select,
+        h('label', { class: 'jp-OmniscopePlugins-toggle' }, 'Version', select),
         remove
       )
     );

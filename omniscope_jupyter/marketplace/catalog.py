@@ -51,8 +51,10 @@ SEED_PUBLISHER = "omniscope"
 
 
 def bundled_examples_dir() -> Path:
-    """``plugins/examples`` of the source tree this package runs from (checkout or editable)."""
-    return Path(__file__).resolve().parents[2] / "plugins" / "examples"
+    """The example plugins: shipped in the wheel, or ``plugins/examples`` of a checkout."""
+    package = Path(__file__).resolve().parents[1]
+    shipped = package / "examples"
+    return shipped if shipped.is_dir() else package.parent / "plugins" / "examples"
 
 
 def _log_progress(step: str, detail: str) -> None:

@@ -74,6 +74,17 @@ class LabServer:
             with e:
                 return e.code, json.loads(e.read() or b"{}")
 
+    def page_config(self) -> dict[str, Any]:
+        """JupyterLab's page config (what the front-end loads, e.g. ``federated_extensions``)."""
+        request = urllib.request.Request(
+            f"{self.url}lab", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            html = response.read().decode()
+        start = html.index('id="jupyter-config-data"')
+        start = html.index(">", start) + 1
+        return dict(json.loads(html[start : html.index("</script>", start)]))
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 

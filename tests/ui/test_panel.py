@@ -52,6 +52,11 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     from playwright.sync_api import expect
 
     server, page = lab_server, browser_page
+    extensions = {e["name"] for e in server.page_config()["federated_extensions"]}
+    assert "omniscope-jupyter" in extensions, (
+        f"the omniscope-jupyter labextension is not installed (only {sorted(extensions)}): "
+        "`pip install -e .` builds it from labextension/"
+    )
     publish(server, tmp_path, "1.0.0")
     assert server.api("POST", "my_plugin", "rate", body={"rating": 4})[0] == 200
 
@@ -139,3 +144,4 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     message = status_line(page).inner_text()
     assert "already installed" in message, message
     assert "Traceback" not in message and "Error:" not in message, message
+    page.screenshot(path=str(SCREENSHOTS / "omniscope-panel-error.png"))
