@@ -15,6 +15,8 @@
 
 .omniscope_run <- function(entry, plugin_id, config_json, input_json, data, data_in_json) {
   env <- new.env(parent = globalenv())
+  # setRefClass outside a package asks for a package name and warns when there is none.
+  assign(".packageName", "omniscope_plugin", envir = env)
   sys.source(entry, envir = env, chdir = TRUE)
   generator <- .omniscope_find_generator(env)
   config <- jsonlite::fromJSON(config_json, simplifyVector = TRUE,

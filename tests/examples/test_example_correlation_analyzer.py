@@ -48,7 +48,7 @@ def test_spec_request_reports_all_three_pairs(method):
     assert list(m.index) == ["var1", "var2", "var3"] and list(m.columns) == list(m.index)
     assert m.to_numpy().ravel().tolist() == pytest.approx([1.0] * 9, abs=1e-12)
     pairs = result["metadata"]["significant_pairs"]
-    assert [(p["var1"], p["var2"], p["direction"]) for p in pairs] == [
+    assert [(p["variable_1"], p["variable_2"], p["direction"]) for p in pairs] == [
         ("var1", "var2", "positive"),
         ("var1", "var3", "positive"),
         ("var2", "var3", "positive"),
@@ -77,11 +77,11 @@ def test_exact_rank_correlations():
     # pairs -> (2 - 8)/10 = -0.6, under the threshold for kendall.
     assert matrix(spearman).loc["x", "z"] == pytest.approx(-0.8, abs=1e-12)
     assert matrix(kendall).loc["x", "z"] == pytest.approx(-0.6, abs=1e-12)
-    assert [(p["var1"], p["var2"]) for p in kendall["metadata"]["significant_pairs"]] == [
+    assert [(p["variable_1"], p["variable_2"]) for p in kendall["metadata"]["significant_pairs"]] == [
         ("x", "y")
     ]
     assert ("x", "z", "negative") in [
-        (p["var1"], p["var2"], p["direction"]) for p in spearman["metadata"]["significant_pairs"]
+        (p["variable_1"], p["variable_2"], p["direction"]) for p in spearman["metadata"]["significant_pairs"]
     ]
 
 

@@ -93,7 +93,9 @@ def _wait_until_serving(server: LabServer) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            pytest.fail(f"jupyter lab exited with {server.process.returncode}:\n{server.log_tail()}")
+            pytest.fail(
+                f"jupyter lab exited with {server.process.returncode}:\n{server.log_tail()}"
+            )
         try:
             if server.api("GET", "list")[0] == 200:
                 return
@@ -114,7 +116,9 @@ def lab_server(tmp_path: Path) -> Iterator[LabServer]:
     home = tmp_path / "jupyter"
     settings = home / "lab-settings"
     # JupyterLab would pop a "receive Jupyter news?" toast over the panel in the screenshot.
-    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification = (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = {
@@ -132,7 +136,9 @@ def lab_server(tmp_path: Path) -> Iterator[LabServer]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "jupyterlab",
+                sys.executable,
+                "-m",
+                "jupyterlab",
                 "--no-browser",
                 "--ServerApp.ip=127.0.0.1",
                 f"--ServerApp.port={port}",
@@ -169,7 +175,9 @@ def lab_server(tmp_path: Path) -> Iterator[LabServer]:
 def browser_page(tmp_path: Path) -> Iterator[Any]:
     """A Playwright page in Debian's headless Chromium (1280x800)."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium chromium-driver)")
+        missing(
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium chromium-driver)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -24,11 +24,13 @@ DESCRIPTION = "Estimates heteroscedasticity of residual series"
 
 
 def publish(server: LabServer, tmp_path: Path, version: str) -> None:
-    archive = build_package(tmp_path / f"my_plugin-{version}.tar.gz", version=version,
-                            description=DESCRIPTION)
+    archive = build_package(
+        tmp_path / f"my_plugin-{version}.tar.gz", version=version, description=DESCRIPTION
+    )
     body, ctype = multipart(archive)
-    status, answer = server.api("POST", "marketplace", "publish", body=body,
-                                headers={"Content-Type": ctype})
+    status, answer = server.api(
+        "POST", "marketplace", "publish", body=body, headers={"Content-Type": ctype}
+    )
     assert status == 201, answer
 
 
@@ -97,8 +99,9 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     assert installed(server)["my_plugin"]["enabled"] is True
 
     publish(server, tmp_path, "1.1.0")
-    status, answer = server.api("POST", "marketplace", "install",
-                                body={"name": "my_plugin", "version": "1.1.0"})
+    status, answer = server.api(
+        "POST", "marketplace", "install", body={"name": "my_plugin", "version": "1.1.0"}
+    )
     assert status == 201, answer
     panel.get_by_role("button", name="Refresh").click()
     expect(row.locator("option")).to_have_text(["1.1.0", "1.0.0"])

@@ -71,7 +71,7 @@ CorrelationAnalyzer <- setRefClass(
           r <- r_matrix[i, j]
           if (!is.na(r) && abs(r) >= threshold) {
             pairs[[length(pairs) + 1]] <- list(
-              var1 = variables[i], var2 = variables[j], correlation = r,
+              variable_1 = variables[i], variable_2 = variables[j], correlation = r,
               direction = if (r > 0) "positive" else "negative"
             )
           }
