@@ -81,7 +81,7 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) 
     members = 0
     unpacked = 0
     try:
-        tar = tarfile.open(archive, mode="r|*")
+        tar = tarfile.open(archive, mode="r|*")  # noqa: SIM115 (closed by the `with` below)
     except (tarfile.TarError, OSError) as e:
         raise InvalidPackage(f"The package is not a readable tar archive: {e}.") from e
     try:

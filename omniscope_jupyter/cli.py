@@ -101,9 +101,8 @@ def cmd_install(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> Any:
     body: dict[str, Any] = {"parameters": _json_arg(args.parameters, "--parameters")}
     if args.input:
-        source = sys.stdin if args.input == "-" else Path(args.input).open(encoding="utf-8")
-        with source:
-            body["input_data"] = _json_text(source.read(), "--input")
+        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text("utf-8")
+        body["input_data"] = _json_text(text, "--input")
     if args.config:
         body["config"] = _json_arg(args.config, "--config")
     if args.extension_point:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
@@ -40,7 +40,7 @@ class OmniscopeApp(ExtensionApp):
     description = __doc__
     load_other_extensions = True
     #: Only used when launched on its own (``jupyter omniscope``): the spec's port.
-    serverapp_config = {"port": 8001, "open_browser": False}
+    serverapp_config: ClassVar[dict[str, Any]] = {"port": 8001, "open_browser": False}
 
     data_dir = Unicode(
         help="Folder of the plugin store (installed versions, staging, SQLite database). "

@@ -65,7 +65,7 @@ class PluginManager:
         *,
         scanner: ScanStage | None = None,
         resolver: DependencyStage | None = None,
-        limits: archive.ArchiveLimits = archive.ArchiveLimits(),
+        limits: archive.ArchiveLimits | None = None,
         allow_force: bool = False,
     ) -> None:
         self.layout = StoreLayout(Path(data_dir))
@@ -73,7 +73,7 @@ class PluginManager:
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.scanner: ScanStage = scanner or PassingScanner()
         self.resolver: DependencyStage = resolver or DeclaredDependencies()
-        self.limits = limits
+        self.limits = limits or archive.ArchiveLimits()
         self.allow_force = allow_force
 
     # -- start-up ---------------------------------------------------------------------------

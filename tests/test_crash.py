@@ -67,7 +67,8 @@ def _run_killed(store: Path, change: str, point: str, package: Path) -> None:
     code += "manager = PluginManager(Path(sys.argv[1]))\n"
     code += textwrap.dedent(KILL_AT[point]) + "\n" + CHANGES[change] + "\n"
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(store), str(package)], capture_output=True, timeout=60
+        [sys.executable, "-c", code, str(store), str(package)],
+        capture_output=True, timeout=60, check=False,
     )
     assert proc.returncode == -signal.SIGKILL, (point, proc.stderr.decode()[-2000:])
 
