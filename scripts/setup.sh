@@ -20,6 +20,13 @@ if ! command -v Rscript >/dev/null 2>&1 || ! Rscript -e 'library(jsonlite)' >/de
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq r-base-core r-cran-jsonlite >/dev/null
 fi
 
+# Headless Chromium drives the JupyterLab panel's browser test (Playwright uses this binary;
+# it never downloads a browser of its own).
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing Chromium (apt), for the JupyterLab panel's browser test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv

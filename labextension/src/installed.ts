@@ -11,6 +11,7 @@ import { Feedback } from './feedback';
 export class InstalledView {
   readonly node: HTMLElement;
   private readonly list: HTMLElement;
+  private requests = 0;
 
   constructor(
     private readonly client: PluginsClient,
@@ -48,7 +49,11 @@ export class InstalledView {
   }
 
   private async load(): Promise<void> {
+    const request = ++this.requests;
     const plugins = await this.client.installed();
+    if (request !== this.requests) {
+      return; // A newer reload was sent meanwhile: its answer is the one to show.
+    }
     if (!plugins.length) {
       replaceChildren(this.list, [
         h('li', { class: 'jp-OmniscopePlugins-empty' }, 'No plugin is installed yet.')

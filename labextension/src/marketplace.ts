@@ -21,6 +21,7 @@ export class MarketplaceView {
   private readonly searchButton: HTMLButtonElement;
   private readonly heading: HTMLElement;
   private readonly list: HTMLElement;
+  private requests = 0;
 
   constructor(
     private readonly client: PluginsClient,
@@ -52,8 +53,12 @@ export class MarketplaceView {
   /** Featured plugins when the search box is empty, else the search results. */
   async refresh(): Promise<void> {
     const query = this.input.value.trim();
+    const request = ++this.requests;
     await this.feedback.run([this.searchButton], async () => {
       const entries = query ? await this.client.search(query) : await this.client.featured();
+      if (request !== this.requests) {
+        return; // A newer search was sent meanwhile: its answer is the one to show.
+      }
       this.heading.textContent = query ? `Results for “${query}”` : 'Featured';
       this.render(entries, query ? `No plugin matches “${query}”.` : 'No plugin is published yet.');
     });

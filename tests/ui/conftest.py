@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
 ]
 TOKEN = "omniscope-ui-test-token"
 START_TIMEOUT = 90.0
+FAILURE_SCREENSHOT = "/tmp/omniscope-panel-failure.png"
 
 
 def _free_port() -> int:
@@ -175,9 +176,7 @@ def lab_server(tmp_path: Path) -> Iterator[LabServer]:
 def browser_page(tmp_path: Path) -> Iterator[Any]:
     """A Playwright page in Debian's headless Chromium (1280x800)."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        missing(
-            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium chromium-driver)"
-        )
+        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -190,3 +189,24 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On a failed browser test, keep what the page showed and what the server logged."""
+    report = yield
+    if report.when == "call" and report.failed:
+        funcargs = getattr(item, "funcargs", {})
+        page = funcargs.get("browser_page")
+        if page is not None:
+            from playwright.sync_api import Error as PlaywrightError
+
+            try:
+                page.screenshot(path=FAILURE_SCREENSHOT)
+                report.sections.append(("screenshot", FAILURE_SCREENSHOT))
+            except PlaywrightError as e:  # the page may be gone; the report matters more
+                report.sections.append(("screenshot", f"none: {e}"))
+        server = funcargs.get("lab_server")
+        if server is not None:
+            report.sections.append(("jupyter lab log", server.log_tail(80)))
+    return report
