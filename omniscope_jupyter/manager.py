@@ -26,6 +26,7 @@ from . import archive
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
 from .manifest import read_manifest
 from .sandbox.jobs import PluginTarget
+from .scan.report import ScanReport
 from .stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
 from .store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
 
@@ -146,15 +147,7 @@ class PluginManager:
             forced = False
             if report.blocking:
                 if not force:
-                    raise ScanRefused(
-                        f"The security scan refused {name} {version}: "
-                        + "; ".join(
-                            f"{f.rule_id} {f.file}:{f.line} {f.message}"
-                            for f in report.findings
-                            if f.severity == "HIGH"
-                        ),
-                        report=report.to_dict(),
-                    )
+                    raise _refused(name, version, report)
                 if not self.allow_force:
                     raise Forbidden(
                         "Forced installs are disabled on this server "
@@ -446,6 +439,14 @@ class PluginManager:
                 raise Conflict(
                     f"{target} is newer than the active {plugin.active_version}: use update."
                 )
+            if newer:
+                # The rules or the vulnerability database may have changed since the install:
+                # an update re-scans the target, and a refusing scan stops it (unless forced).
+                row = self._version(s, name, target)
+                report = self.scanner.scan(self.layout.data_dir / row.path, row.manifest)
+                if report.blocking and not row.forced:
+                    raise _refused(name, target, report)
+                row.scan_report = report.to_dict()
             previous = plugin.active_version
             plugin.active_version = target
             s.add(
@@ -476,6 +477,16 @@ class PluginManager:
             self._discard(self.layout.versions / name)
         log.info("%s uninstalled %s (%s)", user or "someone", name, ", ".join(versions))
         return {"plugin_id": name, "uninstalled": True, "versions": versions}
+
+
+def _refused(name: str, version: str, report: ScanReport) -> ScanRefused:
+    """The 422 of a blocking scan: its HIGH findings in the message, the report beside it."""
+    highs = "; ".join(
+        f"{f.rule_id} {f.file}:{f.line} {f.message}" for f in report.findings if f.severity == "HIGH"
+    )
+    return ScanRefused(
+        f"The security scan refused {name} {version}: {highs}", report=report.to_dict()
+    )
 
 
 def _history_dict(h: HistoryEntry) -> dict[str, Any]:

@@ -45,3 +45,29 @@ def test_forced_install_is_recorded(tmp_path: Path, package: Callable[..., Path]
     strict = PluginManager(tmp_path / "other", scanner=SystemCallScanner())
     with pytest.raises(Forbidden):
         strict.install(package(files=DANGEROUS, version="2.0.0"), force=True)
+
+
+class _Flip(SystemCallScanner):
+    """Passes everything until ``strict`` is set: a rule update between install and update."""
+
+    strict = False
+
+    def scan(self, package_dir: Path, manifest: dict[str, Any]) -> Any:
+        report = super().scan(package_dir, manifest)
+        return report if self.strict else type(report)(scanners=["lenient"])
+
+
+def test_update_rescans_the_target(tmp_path: Path, package: Callable[..., Path]) -> None:
+    scanner = _Flip()
+    manager = PluginManager(tmp_path, scanner=scanner)
+    manager.install(package())
+    manager.install(package(version="1.1.0", files=DANGEROUS))
+    scanner.strict = True
+    with pytest.raises(ScanRefused, match="T605"):
+        manager.update("my_plugin", "1.1.0")
+    assert manager.details("my_plugin")["active_version"] == "1.0.0"
+    scanner.strict = False
+    manager.update("my_plugin", "1.1.0")
+    assert manager.scan_report("my_plugin")["report"]["scanners"] == ["lenient"]
+    scanner.strict = True  # rollback never scans: it is the way out of a bad version
+    assert manager.rollback("my_plugin", "1.0.0")["active_version"] == "1.0.0"
