@@ -17,7 +17,7 @@ import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from .errors import InvalidPackage, TooLarge
 
@@ -134,7 +134,7 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) 
     return _package_root(root)
 
 
-def _write_new_file(target: Path, src: BinaryIO, mode: int, size: int) -> None:
+def _write_new_file(target: Path, src: IO[bytes], mode: int, size: int) -> None:
     # O_EXCL + O_NOFOLLOW: never write through something already there.
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     written = 0
@@ -158,7 +158,7 @@ def _package_root(root: Path) -> Path:
 PACK_EXCLUDE = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".venv"})
 
 
-def pack(folder: Path, out: Path | BinaryIO) -> None:
+def pack(folder: Path, out: Path | IO[bytes]) -> None:
     """Pack a plugin folder as ``tar -czf out folder/`` would, skipping caches and VCS data.
 
     Symlinks are refused rather than followed: the extractor would refuse them anyway.

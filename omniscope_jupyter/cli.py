@@ -101,8 +101,8 @@ def cmd_install(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> Any:
     body: dict[str, Any] = {"parameters": _json_arg(args.parameters, "--parameters")}
     if args.input:
-        text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text("utf-8")
-        body["input_data"] = _json_text(text, "--input")
+        raw = sys.stdin.read() if args.input == "-" else Path(args.input).read_text("utf-8")
+        body["input_data"] = _json_text(raw, "--input")
     if args.config:
         body["config"] = _json_arg(args.config, "--config")
     if args.extension_point:
@@ -152,7 +152,7 @@ def cmd_sandbox(args: argparse.Namespace) -> Any:
 
 def cmd_list(args: argparse.Namespace) -> Any:
     enabled = {"yes": True, "no": False}.get(args.enabled or "")
-    plugins = _manager(args).list(
+    plugins = _manager(args).list_plugins(
         enabled=enabled,
         category=args.category,
         language=args.language,

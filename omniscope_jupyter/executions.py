@@ -1,6 +1,6 @@
 """Execution service: runs an installed plugin in the sandbox and records every run.
 
-The REST handlers call the coroutines (``execute``, ``get``, ``cancel``, ``list``); the CLI and
+The REST handlers call the coroutines (``execute``, ``get``, ``cancel``, ``list_page``); the CLI and
 notebook magics call the blocking ``run`` / ``run_frame``. Docker and database calls block, so
 the coroutines push them to worker threads and the server's event loop never waits on them.
 
@@ -138,7 +138,7 @@ class ExecutionService:
                 await asyncio.sleep(0.5)
         return await self.get(plugin_id, execution_id)
 
-    async def list(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
+    async def list_page(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
         """Newest-first page of a plugin's executions, without their result data."""
         return await asyncio.to_thread(self.page, plugin_id, page, page_size)
 

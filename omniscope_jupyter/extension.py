@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, cast
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
@@ -28,6 +29,7 @@ from .marketplace import Marketplace, bundled_examples_dir
 from .sandbox.dependencies import probe_runner_image
 from .sandbox.runner import SandboxRunner
 from .sandbox.settings import SandboxSettings, owner_for
+from .stages import DependencyStage, ScanStage
 
 API_PREFIX = "/api/plugins"
 
@@ -40,7 +42,7 @@ class OmniscopeApp(ExtensionApp):
     description = __doc__
     load_other_extensions = True
     #: Only used when launched on its own (``jupyter omniscope``): the spec's port.
-    serverapp_config: ClassVar[dict[str, Any]] = {"port": 8001, "open_browser": False}
+    serverapp_config = {"port": 8001, "open_browser": False}  # noqa: RUF012 (the base's shape)
 
     data_dir = Unicode(
         help="Folder of the plugin store (installed versions, staging, SQLite database). "
@@ -178,15 +180,17 @@ class OmniscopeApp(ExtensionApp):
             lambda: probe_runner_image(runner.client(), runner.images()["python"])
         )
         pulled = settings.image_mode == "pull"
+        make_scanner = cast(Callable[..., ScanStage], self.scanner_class)
+        make_resolver = cast(Callable[..., DependencyStage], self.dependency_resolver_class)
         manager = PluginManager(
             Path(self.data_dir),
             self.db_url or None,
-            scanner=self.scanner_class(
+            scanner=make_scanner(
                 vulndb_path=self.scan_vulndb_path or None,
                 max_file_bytes=self.scan_max_file_bytes,
                 sandbox_settings=settings,
             ),
-            resolver=self.dependency_resolver_class(
+            resolver=make_resolver(
                 wheel_cache=settings.wheel_cache,
                 base_packages=lambda: facts()["python_packages"],
                 r_packages=lambda: facts()["r_packages"],

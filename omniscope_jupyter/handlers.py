@@ -20,6 +20,7 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 
 from .errors import Forbidden, InvalidRequest, PluginError
 from .extension_points import EXTENSION_POINTS
@@ -139,7 +140,9 @@ class StreamingUploadHandler(PluginsAPIHandler):
         length = self.request.headers.get("Content-Length")
         if length and length.isdigit() and int(length) > cap + 64 * 1024:
             raise web.HTTPError(413, f"The upload exceeds the {cap}-byte limit.")
-        self.request.connection.set_max_body_size(cap + 64 * 1024)
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)  # streaming bodies exist on HTTP/1 only
+        connection.set_max_body_size(cap + 64 * 1024)
         self._staging = self.manager.new_staging_dir()
         self._upload = MultipartUpload(
             self.request.headers.get("Content-Type", ""), self._staging / "upload.tar", cap
@@ -207,7 +210,7 @@ class ListHandler(PluginsAPIHandler):
     @authorized
     async def get(self) -> None:
         plugins = await self.in_thread(
-            self.manager.list,
+            self.manager.list_plugins,
             enabled=self.query_flag("enabled"),
             category=self.get_query_argument("category", None),
             language=self.get_query_argument("language", None),

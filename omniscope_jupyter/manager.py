@@ -252,7 +252,7 @@ class PluginManager:
         rows = s.scalars(select(PluginVersion).where(PluginVersion.plugin_name == name)).all()
         return sorted(rows, key=lambda v: semver_key(v.version))
 
-    def list(
+    def list_plugins(
         self,
         *,
         enabled: bool | None = None,

@@ -71,6 +71,7 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     except PluginError as e:
         raise InvalidRequest(e.message, **e.details) from e
 
+    assert isinstance(name, str)  # validate_manifest refused anything else
     target = root_dir / name
     if target.exists():
         raise Conflict(f"A folder named {name!r} already exists in {root_dir}.")

@@ -77,7 +77,7 @@ def _state(store: Path) -> dict:
     """Reopen the store (recovering) and describe it; assert DB and files agree."""
     manager = PluginManager(store)
     manager.recover()
-    plugins = {p["name"]: (p["active_version"], p["versions"]) for p in manager.list()}
+    plugins = {p["name"]: (p["active_version"], p["versions"]) for p in manager.list_plugins()}
     on_disk = sorted(
         f"{d.parent.name}/{d.name}" for d in (store / "versions").glob("*/*") if d.is_dir()
     )

@@ -83,6 +83,12 @@ class OmniplugMagics(Magics):
         self.parser = build_parser()
 
     @property
+    def namespace(self) -> dict[str, Any]:
+        """The notebook's variables (the shell always exists once the magic is registered)."""
+        assert self.shell is not None
+        return self.shell.user_ns
+
+    @property
     def core(self) -> Core:
         if self._core is None:
             self._core = open_core()
@@ -101,7 +107,7 @@ class OmniplugMagics(Magics):
     # -- commands ---------------------------------------------------------------------------
 
     def _list(self, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
-        rows = self.core.manager.list()
+        rows = self.core.manager.list_plugins()
         columns = ["name", "version", "language", "enabled", "category", "description"]
         return pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
 
@@ -124,7 +130,7 @@ class OmniplugMagics(Magics):
     def _run(self, args: argparse.Namespace, cell: str | None) -> Any:
         frame = None
         if args.frame != "-":
-            frame = self.shell.user_ns.get(args.frame)
+            frame = self.namespace.get(args.frame)
             if not isinstance(frame, pd.DataFrame):
                 raise UsageError(f"%omniplug run: {args.frame!r} is not a DataFrame in this notebook")
         parameters = _pairs(args.param, "a parameter")
@@ -149,7 +155,7 @@ class OmniplugMagics(Magics):
             errors = "; ".join(str(e) for e in answer.get("errors", []))[:2000]
             raise UsageError(f"%omniplug run: {args.plugin} {answer['status']}: {errors}")
         if args.out:
-            self.shell.user_ns[args.out] = result.data
+            self.namespace[args.out] = result.data
         for line in answer.get("logs", []):
             print(line)
         for warning in answer.get("warnings", []):
@@ -161,4 +167,4 @@ class OmniplugMagics(Magics):
     def _marketplace(self, args: argparse.Namespace, cell: str | None) -> None:
         from .widgets import MarketplacePanel
 
-        display(MarketplacePanel(self.core, namespace=self.shell.user_ns))
+        display(MarketplacePanel(self.core, namespace=self.namespace))

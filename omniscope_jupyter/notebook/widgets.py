@@ -71,7 +71,7 @@ class MarketplacePanel(w.VBox):
 
     def refresh(self) -> None:
         """Re-read installed plugins and the notebook's DataFrames."""
-        plugins = self.core.manager.list()
+        plugins = self.core.manager.list_plugins()
         rows = []
         for p in plugins:
             toggle = w.Checkbox(value=p["enabled"], description="enabled", indent=False)

@@ -212,7 +212,7 @@ class DependencyResolver:
             "digest": _digest({"target": target, "resolved": resolved}),
         }
 
-    def _marker_environment(self) -> dict[str, str]:
+    def _marker_environment(self) -> dict[str, Any]:
         """Environment markers of the runner image, so ``; python_version < '3.12'`` is judged
         for the container's interpreter rather than the host's."""
         env = dict(default_environment())
@@ -247,7 +247,7 @@ class DependencyResolver:
 
     def _pip_resolve(
         self, wanted: list[Requirement], pins: dict[str, str], stubs: dict[str, str]
-    ) -> tuple[list[dict[str, str]], set[str]]:
+    ) -> tuple[list[dict[str, Any]], set[str]]:
         """Resolve ``wanted`` plus their dependencies without downloading more than metadata.
 
         Returns the chosen wheels and the names of image packages taken from ``stubs``.
@@ -274,7 +274,8 @@ class DependencyResolver:
             )  # fmt: skip
             install = json.loads(report.read_text()).get("install", [])
             stub_url = stub_dir.as_uri()
-        items, used = [], set()
+        items: list[dict[str, Any]] = []
+        used: set[str] = set()
         for entry in install:
             name, version = entry["metadata"]["name"], entry["metadata"]["version"]
             info = entry.get("download_info") or {}

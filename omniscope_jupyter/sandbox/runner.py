@@ -342,7 +342,7 @@ class SandboxRunner:
         settings = self.settings
         container.reload()
         state = container.attrs.get("State", {})
-        base = {
+        base: dict[str, Any] = {
             "stdout": collector.text("stdout"),
             "stderr": collector.text("stderr"),
             "exit_code": exit_code,

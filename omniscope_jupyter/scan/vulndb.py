@@ -203,7 +203,7 @@ def _load_osv(p: Path) -> VulnerabilityDB:
             pkg = affected.get("package", {})
             if pkg.get("ecosystem") != "PyPI":
                 continue
-            ranges = []
+            ranges: list[Any] = []
             for r in affected.get("ranges", []):
                 if r.get("type") != "ECOSYSTEM":
                     continue

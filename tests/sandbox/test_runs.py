@@ -88,7 +88,7 @@ def test_request_shapes_and_history(service: ExecutionService, make_plugin: Plug
              "extension_point": "analysis"},
             user="alice",
         )
-        history = await service.list(target.plugin_id, page=1, page_size=1)
+        history = await service.list_page(target.plugin_id, page=1, page_size=1)
         return rows, cols, history
 
     rows, cols, history = asyncio.run(scenario())
