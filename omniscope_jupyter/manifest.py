@@ -90,6 +90,8 @@ def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, A
     version = data.get("version")
     if version not in (None, "") and not (isinstance(version, str) and SemVer.is_valid(version)):
         problems.append(f"version: {version!r} is not a semantic version MAJOR.MINOR.PATCH.")
+    elif isinstance(version, str) and len(version) > 64:
+        problems.append("version: at most 64 characters.")
 
     language = data.get("language")
     if language not in (None, "") and language not in LANGUAGES:

@@ -27,6 +27,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# PostgreSQL server binaries for tests/postgres: each test session starts its own throwaway
+# cluster on a unix socket (the system service is not used and may stay down).
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  step "installing PostgreSQL (apt), for the db_url tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv

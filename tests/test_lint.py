@@ -15,3 +15,12 @@ def test_ruff_is_clean() -> None:
         [ruff, "check", "--no-cache", str(REPO)], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_mypy_is_clean() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--ignore-missing-imports", "--no-incremental",
+         str(REPO / "omniscope_jupyter")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

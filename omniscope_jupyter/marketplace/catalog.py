@@ -508,7 +508,7 @@ class Catalog:
         Returns ``name version`` of each plugin published now. A folder that fails validation
         or the scan is logged and skipped: seeding must never stop a server from starting.
         """
-        published = []
+        published: list[str] = []
         if not examples_dir.is_dir():
             log.warning("No example plugins to seed at %s", examples_dir)
             return published

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func
 
@@ -36,7 +37,7 @@ def bayesian_rating(average: float, count: int) -> float:
     return (PRIOR_MEAN * PRIOR_WEIGHT + average * count) / (PRIOR_WEIGHT + count)
 
 
-def bayesian_rating_sql(total: ColumnElement[int], count: ColumnElement[int]) -> ColumnElement:
+def bayesian_rating_sql(total: Any, count: Any) -> ColumnElement[Any]:
     """``bayesian_rating`` as a SQL expression over a rating sum and count (NULL = none)."""
     t, n = func.coalesce(total, 0), func.coalesce(count, 0)
     return (PRIOR_MEAN * PRIOR_WEIGHT + t * 1.0) / (PRIOR_WEIGHT + n)

@@ -6,15 +6,15 @@ in the same transaction as the catalog row it mirrors, so the index never drifts
 rebuilds it when its row count disagrees (e.g. a database restored without it).
 
 PostgreSQL: a GIN expression index on ``to_tsvector('english', search_document)`` queried with
-``plainto_tsquery`` and ranked with ``ts_rank``; the column itself is the index's source, so
-there is nothing to keep in sync. (Only the SQLite path runs in this repository's tests.)
+a ``to_tsquery`` of prefix terms and ranked with ``ts_rank``; the column itself is the index's
+source, so there is nothing to keep in sync (tested against a real server in tests/postgres).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Float, String, column, func, literal_column, select, text
 from sqlalchemy.engine import Engine
@@ -23,6 +23,7 @@ from sqlalchemy.sql import Subquery
 
 from ..errors import InvalidRequest
 from ..extension_points import EXTENSION_POINT_NAMES
+from ..store.database import lock_schema
 from .orm import CatalogPlugin, RatingSummary
 from .ranking import bayesian_rating_sql
 
@@ -69,6 +70,7 @@ class SearchIndex:
     def create(self, engine: Engine) -> None:
         """Create the index if missing; rebuild the FTS5 table if it disagrees with the catalog."""
         with engine.begin() as conn:
+            lock_schema(conn)
             if self.dialect == "postgresql":
                 conn.execute(
                     text(
@@ -115,15 +117,16 @@ class SearchIndex:
     def matches(self, query: str) -> Subquery:
         """A subquery of ``(plugin_name, score)`` for the plugins matching every query word.
 
-        A higher score is more relevant. Each word matches as a prefix on SQLite
-        (``normal`` finds ``normalizer``).
+        A higher score is more relevant. Each word matches as a prefix of a stemmed word on
+        both databases (``normal`` finds ``normalizer``); only PostgreSQL drops stop words.
         """
         words = query_words(query)
         if self.dialect == "postgresql":
             # The configuration is a literal so the query's expression is the index's.
-            config = literal_column("'english'::regconfig")
+            config: Any = literal_column("'english'::regconfig")
             doc = func.to_tsvector(config, CatalogPlugin.search_document)
-            q = func.plainto_tsquery(config, " ".join(words))
+            # Words are \w+ only, so ``word:*`` joined by ``&`` holds no other operator.
+            q = func.to_tsquery(config, " & ".join(f"{w}:*" for w in words))
             return (
                 select(
                     CatalogPlugin.name.label("plugin_name"),
@@ -292,4 +295,7 @@ def run_search(
         order = [score_col.desc()] if score_col is not None else []
     stmt = stmt.order_by(*order, CatalogPlugin.name).limit(limit).offset(offset)
     rows = s.execute(stmt).all()
-    return [(row[0], row[1] if score_col is not None else None) for row in rows], total
+    scored: list[tuple[CatalogPlugin, float | None]] = [
+        (row[0], cast(float, tuple(row)[1]) if score_col is not None else None) for row in rows
+    ]
+    return scored, total

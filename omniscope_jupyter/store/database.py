@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .orm import Base
@@ -20,7 +20,8 @@ def make_engine(db_url: str) -> Engine:
     """Create the engine; for SQLite turn on foreign keys, WAL and a busy timeout.
 
     WAL lets the CLI and a running server share the database file; foreign keys make the
-    ``ON DELETE CASCADE`` of uninstall real on SQLite.
+    ``ON DELETE CASCADE`` of uninstall real on SQLite. PostgreSQL sessions read times in UTC
+    (``_postgresql_utc``). Creates the missing tables (``create_schema``).
     """
     if db_url.startswith("sqlite"):
         engine = create_engine(db_url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -35,8 +36,45 @@ def make_engine(db_url: str) -> Engine:
 
     else:
         engine = create_engine(db_url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", _postgresql_utc, insert=True)
+    create_schema(engine)
     return engine
+
+
+#: Key of the PostgreSQL advisory lock held while creating the schema (any fixed number).
+SCHEMA_LOCK_KEY = 0x0A1115C0
+
+
+def lock_schema(conn: Connection) -> None:
+    """On PostgreSQL, wait for other processes creating the schema, until this transaction ends.
+
+    Server, CLI and kernels may start together on an empty database; two ``CREATE TABLE`` or
+    ``CREATE INDEX IF NOT EXISTS`` at once fail there with a duplicate key in the catalog.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+
+
+def create_schema(engine: Engine, tables: list[Table] | None = None) -> None:
+    """Create the missing tables (default: all of ``Base``) in one transaction, under the lock."""
+    with engine.begin() as conn:
+        lock_schema(conn)
+        Base.metadata.create_all(conn, tables=tables)
+
+
+def _postgresql_utc(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    """Read times back in UTC, as SQLite does, whatever the server's ``timezone`` setting.
+
+    PostgreSQL returns ``timestamptz`` in the session's zone, so answers would otherwise carry
+    the server's local offset. Set in autocommit so the pool's reset (a rollback) keeps it.
+    """
+    autocommit = dbapi_conn.autocommit
+    dbapi_conn.autocommit = True
+    cur = dbapi_conn.cursor()
+    cur.execute("SET TIME ZONE 'UTC'")
+    cur.close()
+    dbapi_conn.autocommit = autocommit
 
 
 class StoreLayout:

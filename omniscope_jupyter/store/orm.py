@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -19,14 +20,37 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     """Aware UTC now; stored naive-free so SQLite and PostgreSQL agree."""
     return datetime.now(UTC)
+
+
+class NulFreeText(TypeDecorator[str]):
+    """Text that PostgreSQL can store: there each NUL character becomes U+FFFD.
+
+    PostgreSQL refuses NUL in text (SQLite keeps it), and a plugin's stray binary output or an
+    escaped NUL in a manifest or a request must be recorded, not fail the write with a 500.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and dialect.name == "postgresql" and "\x00" in value:
+            return value.replace("\x00", "\ufffd")
+        return value
+
+
+#: A plugin name: compared and sorted by code point everywhere, as SQLite and Python do.
+#: PostgreSQL would otherwise use the database's locale (en-US puts ``data_b`` before ``data1``).
+NameType = String(64).with_variant(String(64, collation="C"), "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -38,7 +62,7 @@ class Plugin(Base):
 
     __tablename__ = "plugins"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(NameType, primary_key=True)
     active_version: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -87,7 +111,7 @@ class HistoryEntry(Base):
     action: Mapped[str] = mapped_column(String(32))
     from_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     to_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    reason: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(NulFreeText, default="")
     user: Mapped[str] = mapped_column(String(128), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -108,9 +132,10 @@ class Execution(Base):
     output_shape: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     #: The JSON answer (data, metadata, logs, warnings, errors) once finished.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    stdout: Mapped[str] = mapped_column(Text, default="")
-    stderr: Mapped[str] = mapped_column(Text, default="")
-    peak_memory_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    stdout: Mapped[str] = mapped_column(NulFreeText, default="")
+    stderr: Mapped[str] = mapped_column(NulFreeText, default="")
+    #: BIGINT: gigabytes overflow PostgreSQL's 32-bit INTEGER.
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     user: Mapped[str] = mapped_column(String(128), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -138,7 +163,7 @@ class Review(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plugin_name: Mapped[str] = mapped_column(String(64), index=True)
     user: Mapped[str] = mapped_column(String(128))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)  # no NUL: ``Reviews.check_text`` refuses it
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

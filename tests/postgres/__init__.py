@@ -1,0 +1,1 @@
+"""Tests of the store and marketplace on a throwaway PostgreSQL server."""
