@@ -9,15 +9,18 @@ survive, and every target is checked with ``Path.is_relative_to`` after resolvin
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
+import lzma
 import os
 import tarfile
 import unicodedata
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from .errors import InvalidPackage, TooLarge
 
@@ -69,6 +72,50 @@ def _check_name(name: str, limits: ArchiveLimits) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+#: Room for tar headers (512 bytes a member, pax records) beyond the members' own bytes.
+_HEADER_SLACK = 4 * 1024 * 1024
+_MAGIC = {b"\x1f\x8b": gzip.GzipFile, b"BZh": bz2.BZ2File, b"\xfd7zXZ\x00": lzma.LZMAFile}
+
+
+class _CappedStream(io.RawIOBase):
+    """The archive's decompressed bytes, refused past a cap *before* they are read.
+
+    ``tarfile`` reads a pax or GNU long-name header whole into memory before any member is
+    seen, so only a cap on the decompressed stream itself bounds what a tiny archive costs.
+    """
+
+    def __init__(self, raw: IO[bytes], cap: int) -> None:
+        self.raw, self.cap, self.count = raw, cap, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        room = self.cap - self.count
+        if room <= 0:
+            raise TooLarge(f"The archive expands to more than {self.cap} bytes.")
+        data = self.raw.read(min(len(view), room + 1))
+        self.count += len(data)
+        if self.count > self.cap:
+            raise TooLarge(f"The archive expands to more than {self.cap} bytes.")
+        view[: len(data)] = data
+        return len(data)
+
+
+def _open_capped(archive: Path, cap: int) -> IO[bytes]:
+    """Open ``archive`` (gzip, bzip2, xz or plain tar) as a capped decompressed stream."""
+    with archive.open("rb") as probe:
+        head = probe.read(6)
+    opener = next((o for magic, o in _MAGIC.items() if head.startswith(magic)), None)
+    raw: IO[bytes] = opener(archive, "rb") if opener else archive.open("rb")
+    return io.BufferedReader(_CappedStream(raw, cap), buffer_size=_CHUNK)
+
+
 def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) -> Path:
     """Extract ``archive`` into the empty folder ``dest``; return the package root.
 
@@ -80,9 +127,11 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) 
     seen: dict[str, str] = {}
     members = 0
     unpacked = 0
+    stream = _open_capped(archive, limits.max_unpacked_bytes + _HEADER_SLACK)
     try:
-        tar = tarfile.open(archive, mode="r|*")  # noqa: SIM115 (closed by the `with` below)
-    except (tarfile.TarError, OSError) as e:
+        tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 (closed by the `with` below)
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as e:
+        stream.close()
         raise InvalidPackage(f"The package is not a readable tar archive: {e}.") from e
     try:
         with tar:
@@ -129,8 +178,10 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) 
                 assert src is not None  # regular file
                 mode = 0o755 if member.mode & 0o100 else 0o644
                 _write_new_file(target, src, mode, member.size)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
         raise InvalidPackage(f"The package archive is corrupt or truncated: {e}.") from e
+    finally:
+        stream.close()
     return _package_root(root)
 
 

@@ -42,7 +42,11 @@ class OmniscopeApp(ExtensionApp):
     description = __doc__
     load_other_extensions = True
     #: Only used when launched on its own (``jupyter omniscope``): the spec's port.
-    serverapp_config = {"port": 8001, "open_browser": False}  # noqa: RUF012 (the base's shape)
+    serverapp_config = {  # noqa: RUF012 (the base's shape)
+        "port": 8001,
+        "open_browser": False,
+        "identity_provider_class": "omniscope_jupyter.identity.TokenUserIdentityProvider",
+    }
 
     data_dir = Unicode(
         help="Folder of the plugin store (installed versions, staging, SQLite database). "

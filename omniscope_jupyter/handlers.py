@@ -57,20 +57,22 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
 
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object body; an empty body is ``{}``."""
-        raw = self.request.body
-        if not raw or not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InvalidRequest(f"The request body is not valid JSON: {e}.") from e
-        if not isinstance(body, dict):
-            raise InvalidRequest("The request body must be a JSON object.")
-        return body
+        return _parse_object(self.request.body)
+
+    async def large_json_body(self) -> dict[str, Any]:
+        """``json_body`` parsed in a thread: for bodies that carry data (execute)."""
+        return await self.in_thread(_parse_object, self.request.body)
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(payload, default=str))
+
+    async def reply_large(self, payload: Any, status: int = 200) -> None:
+        """``reply`` serialised in a thread: for answers that carry result data."""
+        text = await self.in_thread(json.dumps, payload, default=str)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        await self.finish(text)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Domain errors answer their own status with ``message`` and details; bugs stay 500."""
@@ -169,8 +171,19 @@ class StreamingUploadHandler(PluginsAPIHandler):
         return self._upload.fields.get(name, self.get_query_argument(name, default))
 
     def on_finish(self) -> None:
+        self._discard_upload()
+
+    def on_connection_close(self) -> None:
+        # A client that hangs up mid-body never reaches on_finish: clean up here too.
+        self._discard_upload()
+        super().on_connection_close()
+
+    def _discard_upload(self) -> None:
+        if self._upload is not None:
+            self._upload.close()
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
 
 
 class InstallHandler(StreamingUploadHandler):
@@ -195,6 +208,18 @@ class InstallHandler(StreamingUploadHandler):
             progress=lambda step, detail: self.log.info("install %s: %s", step, detail),
         )
         self.reply(result, 201)
+
+
+def _parse_object(raw: bytes) -> dict[str, Any]:
+    if not raw or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidRequest(f"The request body is not valid JSON: {e}.") from e
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -314,10 +339,10 @@ class ExecuteHandler(PluginsAPIHandler):
     @web.authenticated
     @authorized(action="execute")
     async def post(self, plugin_id: str) -> None:
-        body = self.json_body()
+        body = await self.large_json_body()
         target = await self.in_thread(self.manager.installed, plugin_id)
         answer = await self.core.executions.execute(target, body, user=self.username)
-        self.reply(answer, 202 if body.get("async") else 200)
+        await self.reply_large(answer, 202 if body.get("async") else 200)
 
 
 class ExecutionsHandler(PluginsAPIHandler):
@@ -339,7 +364,7 @@ class ExecutionHandler(PluginsAPIHandler):
     @web.authenticated
     @authorized
     async def get(self, plugin_id: str, execution_id: str) -> None:
-        self.reply(await self.core.executions.get(plugin_id, execution_id))
+        await self.reply_large(await self.core.executions.get(plugin_id, execution_id))
 
 
 class CancelHandler(PluginsAPIHandler):
@@ -348,7 +373,7 @@ class CancelHandler(PluginsAPIHandler):
     @web.authenticated
     @authorized(action="execute")
     async def post(self, plugin_id: str, execution_id: str) -> None:
-        self.reply(await self.core.executions.cancel(plugin_id, execution_id))
+        await self.reply_large(await self.core.executions.cancel(plugin_id, execution_id))
 
 
 class ExtensionPointsHandler(PluginsAPIHandler):

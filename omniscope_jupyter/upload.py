@@ -63,6 +63,9 @@ class MultipartUpload:
         except MultipartParseError as e:
             self.close()
             raise InvalidPackage(f"The multipart upload is malformed: {e}.") from e
+        except BaseException:
+            self.close()
+            raise
 
     def finish(self) -> Path:
         """Return the path of the received file, or raise when there was none."""

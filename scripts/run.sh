@@ -24,4 +24,5 @@ OmniScope is starting: JupyterLab and the plugin API on http://localhost:8001
   try:    curl -H "Authorization: token $TOKEN" http://localhost:8001/api/plugins/list
 MSG
 exec jupyter lab --port 8001 --ip 127.0.0.1 --no-browser --allow-root \
-  --ServerApp.port_retries=0 --IdentityProvider.token="$TOKEN" --notebook-dir="$PWD"
+  --ServerApp.port_retries=0 --IdentityProvider.token="$TOKEN" --notebook-dir="$PWD" \
+  --ServerApp.identity_provider_class=omniscope_jupyter.identity.TokenUserIdentityProvider

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -186,3 +187,37 @@ async def test_every_route_refuses_unauthenticated_calls(jp_fetch: Any, package:
         )
         assert status in (401, 403), (method, path, status, body)
         assert "message" in body
+
+
+async def test_aborted_upload_leaves_nothing_behind(
+    jp_fetch: Any, jp_http_port: int, jp_auth_header: dict[str, str], jp_base_url: str,
+    store_dir: Path,
+) -> None:
+    await call(jp_fetch, "GET", "list")  # the server is up
+    boundary = "abort-boundary"
+    head = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f"filename=\"x.tar.gz\"\r\n\r\n"
+    ).encode() + b"\0" * 5000
+    request = (
+        f"POST {jp_base_url.rstrip('/')}/api/plugins/install HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{jp_http_port}\r\n"
+        f"Authorization: {jp_auth_header['Authorization']}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: 15000\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write(request + head)
+    await writer.drain()
+    for _ in range(50):  # the handler has started receiving the body
+        if list((store_dir / "staging").iterdir()):
+            break
+        await asyncio.sleep(0.05)
+    assert list((store_dir / "staging").iterdir()), "the upload never started"
+    writer.close()  # hang up mid-body
+    await writer.wait_closed()
+    for _ in range(100):
+        if not list((store_dir / "staging").iterdir()):
+            break
+        await asyncio.sleep(0.05)
+    assert list((store_dir / "staging").iterdir()) == []

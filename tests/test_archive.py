@@ -148,3 +148,30 @@ def test_pack_round_trips_like_tar_czf(tmp_path: Path) -> None:
     (folder / "link").symlink_to("/etc/passwd")
     with pytest.raises(InvalidPackage, match="symlink"):
         pack(folder, tmp_path / "again.tar.gz")
+
+
+def test_pax_header_bomb_is_cut_off_before_it_is_read(tmp_path: Path) -> None:
+    """A tiny archive whose one pax header decompresses to 64 MiB: refused within the cap.
+
+    tarfile reads a pax header whole before any member is seen, so only the cap on the
+    decompressed stream bounds it (the member caps never get a look).
+    """
+    import gzip
+    import resource
+
+    bomb = tmp_path / "pax.tar.gz"
+    size = 64 * 1024 * 1024
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = size
+    with gzip.open(bomb, "wb", compresslevel=9) as out:
+        out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        zeros = b"\0" * (1 << 20)
+        for _ in range(size >> 20):
+            out.write(zeros)
+    assert bomb.stat().st_size < 200_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(TooLarge, match="expands to more than"):
+        extract(bomb, tmp_path / "out", ArchiveLimits(max_unpacked_bytes=1_000_000))
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 32 * 1024, f"extraction grew the process by {grown_kib} KiB"

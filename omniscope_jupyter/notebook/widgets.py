@@ -25,6 +25,18 @@ def _set_options(dropdown: w.Dropdown, options: list[str]) -> None:
     dropdown.value = keep if keep in options else (options[0] if options else None)
 
 
+def _hit_html(hit: dict[str, Any]) -> str:
+    """One search result: name, newest version, description, rating (count), downloads."""
+    rating = hit.get("rating") or {}
+    count = rating.get("count") or 0
+    stars = f" · ★ {float(rating.get('average') or 0):.1f} ({count})" if count else ""
+    return (
+        f"<b>{html.escape(str(hit['name']))}</b> {html.escape(str(hit.get('latest_version', '')))}"
+        f" · {html.escape(str(hit.get('description') or ''))}{stars}"
+        f" · {int(hit.get('downloads') or 0)} downloads"
+    )
+
+
 class MarketplacePanel(w.VBox):
     """Three tabs: Marketplace (search + install), Installed (enable/disable), Run."""
 
@@ -108,13 +120,7 @@ class MarketplacePanel(w.VBox):
                     disabled=bool(hit.get("installed")),
                 )
                 button.on_click(self._installer(hit["name"]))
-                rating = hit.get("rating_average")
-                rows.append(w.HBox([
-                    w.HTML(f"<b>{html.escape(hit['name'])}</b> {html.escape(str(hit.get('version', '')))}"
-                           f" · {html.escape(hit.get('description') or '')}"
-                           + (f" · ★ {rating:.1f}" if rating else "")),
-                    button,
-                ]))
+                rows.append(w.HBox([w.HTML(_hit_html(hit)), button]))
             self.results.children = rows or [w.HTML("No plugin matches.")]
             return f"{len(hits)} plugin(s) found"
 

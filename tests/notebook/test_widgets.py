@@ -23,9 +23,12 @@ def test_search_install_and_enable_from_the_panel(published: Core) -> None:
     panel = MarketplacePanel(published)
     names = [row.children[0].value for row in panel.results.children]
     assert len(names) == 3 and any("data_normalizer" in n for n in names)
+    published.marketplace.reviews.rate("data_normalizer", 4, user="rater")
     panel.query.value = "normalize"
     panel.search_button.click()
     assert len(panel.results.children) == 1 and "1 plugin(s) found" in panel.status.value
+    shown = panel.results.children[0].children[0].value
+    assert "data_normalizer</b> 1.0.0" in shown and "★ 4.0 (1)" in shown, shown
     install = panel.results.children[0].children[1]
     assert install.description == "Install"
     install.click()
