@@ -206,7 +206,7 @@ async def test_aborted_upload_leaves_nothing_behind(
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
         f"Content-Length: 15000\r\n\r\n"
     ).encode()
-    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
     writer.write(request + head)
     await writer.drain()
     for _ in range(50):  # the handler has started receiving the body
