@@ -183,7 +183,7 @@ def cmd_enable(args: argparse.Namespace) -> Any:
 
 
 def cmd_update(args: argparse.Namespace) -> Any:
-    r = _manager(args).update(args.plugin, args.target_version, user=args.user)
+    r = _core(args).update(args.plugin, args.target_version, user=args.user)
     return r, lambda r: f"{r['plugin_id']}: {r['previous_version']} -> {r['active_version']}"
 
 

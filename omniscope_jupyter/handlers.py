@@ -281,15 +281,8 @@ class UpdateHandler(PluginsAPIHandler):
     @web.authenticated
     @authorized
     async def post(self, plugin_id: str) -> None:
-        body = self.json_body()
-        target = body.get("target_version")
-        market = self.settings.get("omniscope_marketplace")
-        if market is not None:
-            # A published version not yet installed here is fetched (sha256-checked) first.
-            await self.in_thread(
-                market.catalog.ensure_installed, plugin_id, target, user=self.username
-            )
-        self.reply(await self.in_thread(self.manager.update, plugin_id, target, user=self.username))
+        target = self.json_body().get("target_version")
+        self.reply(await self.in_thread(self.core.update, plugin_id, target, user=self.username))
 
 
 class RollbackHandler(PluginsAPIHandler):

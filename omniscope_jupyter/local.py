@@ -58,6 +58,17 @@ class Core:
             result["enabled"] = True
         return result
 
+    def uninstall(self, plugin_id: str, user: str | None = None) -> dict[str, Any]:
+        """Uninstall a plugin and remove what the sandbox kept for it (volume, unused images).
+
+        The store's removal is what counts: sandbox clean-up is best effort and never fails it.
+        """
+        user = self.user if user is None else user
+        digests = self.executions.lock_digests(plugin_id)
+        result = self.manager.uninstall(plugin_id, user=user)
+        self.executions.forget_plugin(plugin_id, digests)
+        return result
+
     def run_frame(self, plugin_id: str, frame: pd.DataFrame | None, **kwargs: Any) -> FrameResult:
         """Run an installed plugin on a DataFrame in the sandbox (see ``run_frame``).
 
@@ -84,6 +95,24 @@ class Core:
 
     def install_from_catalog(self, name: str, version: str | None = None) -> dict[str, Any]:
         return dict(self.marketplace.catalog.install(name, version, user=self.user))
+
+    def update(
+        self, plugin_id: str, target_version: str | None = None, *, user: str | None = None
+    ) -> dict[str, Any]:
+        """Switch to a newer version, installing it from the catalog first when only published.
+
+        The REST API and ``omniplug update`` both come here, so they answer alike. A wrong
+        target (not semver, the active one, older than it) is refused before anything is
+        fetched: nothing gets installed and no download is counted for an update that cannot
+        happen. ``target_version`` None means the newest version, installed or published.
+        """
+        user = self.user if user is None else user
+        installed = self.manager.check_switch(plugin_id, target_version, newer=True)
+        catalog = self.marketplace.catalog
+        fetch = catalog.version_to_fetch(plugin_id, target_version, installed)
+        if fetch is not None:
+            catalog.install(plugin_id, fetch, user=user)
+        return self.manager.update(plugin_id, target_version, user=user)
 
     def close(self) -> None:
         self.manager.close()

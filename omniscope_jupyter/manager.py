@@ -14,19 +14,20 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from semver import Version as SemVer
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from . import archive
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
-from .manifest import read_manifest
+from .manifest import MANIFEST_FILE, read_manifest
 from .sandbox.jobs import PluginTarget
-from .scan.report import ScanReport
+from .scan.report import ScanReport, scan_summary
 from .stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
 from .store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
 
@@ -42,6 +43,26 @@ def _no_progress(step: str, detail: str) -> None:
 
 def semver_key(version: str) -> SemVer:
     return SemVer.parse(version)
+
+
+@dataclass(frozen=True)
+class CheckedPackage:
+    """A package that passed the pipeline's checks, extracted in staging and ready to store."""
+
+    root: Path
+    manifest: dict[str, Any]
+    sha256: str
+    report: ScanReport
+    #: The scan would refuse it; an authorized user forced it where the server allows that.
+    forced: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
 
 
 class PluginManager:
@@ -95,17 +116,39 @@ class PluginManager:
             for entry in self.layout.trash.iterdir():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(str(entry))
-            with self.sessions() as s:
-                known = {(v.plugin_name, v.version) for v in s.scalars(select(PluginVersion))}
+            removed += self._discard_unowned(
+                self.layout.versions.glob("*/*"), PluginVersion.path
+            )
             for plugin_dir in self.layout.versions.iterdir():
-                for version_dir in plugin_dir.iterdir():
-                    if (plugin_dir.name, version_dir.name) not in known:
-                        self._discard(version_dir)
-                        removed.append(str(version_dir))
                 if not any(plugin_dir.iterdir()):
                     plugin_dir.rmdir()
         for r in removed:
             log.warning("Removed leftover of an interrupted change: %s", r)
+        return removed
+
+    def recover_unowned(
+        self, found: Iterable[Path], owner: InstrumentedAttribute[str]
+    ) -> list[str]:
+        """Remove each of ``found`` that no row's ``owner`` path column names; return them.
+
+        What a crash between ``os.replace`` and the commit of ``store_atomically`` leaves.
+        """
+        with self.layout.locked():
+            removed = self._discard_unowned(found, owner)
+        for r in removed:
+            log.warning("Removed leftover of an interrupted change: %s", r)
+        return removed
+
+    def _discard_unowned(
+        self, found: Iterable[Path], owner: InstrumentedAttribute[str]
+    ) -> list[str]:
+        with self.sessions() as s:
+            known = set(s.scalars(select(owner)))
+        removed = []
+        for path in list(found):
+            if str(path.relative_to(self.layout.data_dir)) not in known:
+                self._discard(path)
+                removed.append(str(path))
         return removed
 
     def close(self) -> None:
@@ -135,29 +178,12 @@ class PluginManager:
         """
         staging = self.new_staging_dir()
         try:
-            progress("extract", package.name)
-            sha256 = archive.sha256_file(package)
-            root = archive.extract(package, staging / "pkg", self.limits)
-            progress("validate", "manifest.json")
-            manifest = read_manifest(root)
-            name, version = manifest["name"], manifest["version"]
-            self._refuse_existing(name, version)
-            progress("scan", f"{name} {version}")
-            report = self.scanner.scan(root, manifest)
-            forced = False
-            if report.blocking:
-                if not force:
-                    raise _refused(name, version, report)
-                if not self.allow_force:
-                    raise Forbidden(
-                        "Forced installs are disabled on this server "
-                        "(OmniscopeApp.allow_force_install)."
-                    )
-                forced = True
-            progress("dependencies", ", ".join(manifest["dependencies"]) or "none")
-            lock = self.resolver.resolve(root, manifest)
+            checked = self.check_package(package, staging, force=force, progress=progress)
+            name, version = checked.name, checked.version
+            progress("dependencies", ", ".join(checked.manifest["dependencies"]) or "none")
+            lock = self.resolver.resolve(checked.root, checked.manifest)
             progress("store", f"{name} {version}")
-            self._store(root, manifest, sha256, report.to_dict(), lock, forced, user)
+            self._store(checked, lock, user)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         progress("done", f"{name} {version}")
@@ -168,10 +194,50 @@ class PluginManager:
             "version": version,
             "active_version": details["active_version"],
             "enabled": details["enabled"],
-            "scan": report.summary(),
+            "scan": checked.report.summary(),
             "dependencies": lock,
-            "forced": forced,
+            "forced": checked.forced,
         }
+
+    def check_package(
+        self,
+        package: Path,
+        staging: Path,
+        *,
+        refuse: Callable[[str, str], None] | None = None,
+        force: bool = False,
+        action: str = "",
+        sha256: str | None = None,
+        progress: Progress = _no_progress,
+    ) -> CheckedPackage:
+        """The pipeline's checks, shared by install and publish: extract, validate, scan.
+
+        Extracts ``package`` into ``staging``, reads its manifest, calls ``refuse(name,
+        version)`` (default: refuse an installed version) and applies the scan policy. Raises
+        ``InvalidPackage``, ``TooLarge``, what ``refuse`` raises, ``ScanRefused`` (a blocking
+        scan, unless ``force`` and the server allows it) or ``Forbidden``. ``sha256`` saves
+        hashing again an archive that was hashed while copied.
+        """
+        progress("extract", package.name)
+        sha256 = sha256 or archive.sha256_file(package)
+        root = archive.extract(package, staging / "pkg", self.limits)
+        progress("validate", MANIFEST_FILE)
+        manifest = read_manifest(root)
+        name, version = manifest["name"], manifest["version"]
+        (refuse or self._refuse_existing)(name, version)
+        progress("scan", f"{name} {version}")
+        report = self.scanner.scan(root, manifest)
+        forced = False
+        if report.blocking:
+            if not force:
+                raise scan_refused(name, version, report, action)
+            if not self.allow_force:
+                raise Forbidden(
+                    "Forced installs are disabled on this server "
+                    "(OmniscopeApp.allow_force_install)."
+                )
+            forced = True
+        return CheckedPackage(root, manifest, sha256, report, forced)
 
     def _refuse_existing(self, name: str, version: str) -> None:
         with self.sessions() as s:
@@ -184,61 +250,75 @@ class PluginManager:
                     f"{name} {version} is already installed; bump the version to upload a change."
                 )
 
-    def _store(
-        self,
-        root: Path,
-        manifest: dict[str, Any],
-        sha256: str,
-        report: dict[str, Any],
-        lock: dict[str, Any],
-        forced: bool,
-        user: str,
-    ) -> None:
-        name, version = manifest["name"], manifest["version"]
+    def _store(self, checked: CheckedPackage, lock: dict[str, Any], user: str) -> None:
+        name, version = checked.name, checked.version
         target = self.layout.version_dir(name, version)
+
+        def record(s: Session) -> None:
+            if s.get(Plugin, name) is None:
+                s.add(Plugin(name=name, active_version=version, enabled=False))
+            s.add(
+                PluginVersion(
+                    plugin_name=name,
+                    version=version,
+                    manifest=checked.manifest,
+                    sha256=checked.sha256,
+                    path=str(target.relative_to(self.layout.data_dir)),
+                    scan_report=checked.report.to_dict(),
+                    dependencies=lock,
+                    forced=checked.forced,
+                    installed_by=user,
+                )
+            )
+            s.add(
+                HistoryEntry(
+                    plugin_name=name,
+                    action="install-forced" if checked.forced else "install",
+                    from_version=None,
+                    to_version=version,
+                    user=user,
+                )
+            )
+
+        self.store_atomically(
+            checked.root, target, lambda: self._refuse_existing(name, version), record
+        )
+
+    def store_atomically(
+        self,
+        source: Path,
+        target: Path,
+        refuse: Callable[[], None],
+        record: Callable[[Session], None],
+    ) -> None:
+        """Move ``source`` to ``target`` and ``record`` it in one transaction, under the lock.
+
+        ``refuse`` re-checks, now that the lock is held, what was checked before it (another
+        process may have stored the same thing meanwhile). When the transaction fails the
+        moved file or folder is discarded; a crash between the move and the commit leaves it
+        for ``recover`` to remove, so the store shows the old state or the new one.
+        """
         with self.layout.locked():
-            self._refuse_existing(name, version)  # again, now that we hold the lock
+            refuse()
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(root, target)
+            os.replace(source, target)
             try:
                 with self.sessions.begin() as s:
-                    plugin = s.get(Plugin, name)
-                    if plugin is None:
-                        plugin = Plugin(name=name, active_version=version, enabled=False)
-                        s.add(plugin)
-                    s.add(
-                        PluginVersion(
-                            plugin_name=name,
-                            version=version,
-                            manifest=manifest,
-                            sha256=sha256,
-                            path=str(target.relative_to(self.layout.data_dir)),
-                            scan_report=report,
-                            dependencies=lock,
-                            forced=forced,
-                            installed_by=user,
-                        )
-                    )
-                    s.add(
-                        HistoryEntry(
-                            plugin_name=name,
-                            action="install-forced" if forced else "install",
-                            from_version=None,
-                            to_version=version,
-                            user=user,
-                        )
-                    )
+                    record(s)
             except BaseException:
                 self._discard(target)
                 raise
 
     def _discard(self, path: Path) -> None:
-        """Remove a folder by renaming it into the trash first (a rename is atomic)."""
-        if not path.exists():
+        """Remove a file or folder by renaming it into the trash first (a rename is atomic)."""
+        if not path.exists() and not path.is_symlink():
             return
         doomed = self.layout.trash / uuid.uuid4().hex
         os.replace(path, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        if doomed.is_dir() and not doomed.is_symlink():
+            shutil.rmtree(doomed, ignore_errors=True)
+        else:
+            doomed.unlink(missing_ok=True)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -306,9 +386,7 @@ class PluginManager:
             "tags": m.get("tags", []),
             "extension_points": m.get("extension_points", []),
             "permissions": m.get("permissions", []),
-            "scan": {
-                k: active.scan_report.get(k) for k in ("passed", "counts", "scanned_at")
-            },
+            "scan": scan_summary(active.scan_report),
             "installed_at": plugin.installed_at.isoformat(),
             "updated_at": plugin.updated_at.isoformat(),
         }
@@ -330,9 +408,7 @@ class PluginManager:
                         "installed_at": v.installed_at.isoformat(),
                         "installed_by": v.installed_by,
                         "forced": v.forced,
-                        "scan": {
-                            k: v.scan_report.get(k) for k in ("passed", "counts", "scanned_at")
-                        },
+                        "scan": scan_summary(v.scan_report),
                     }
                     for v in versions
                 ],
@@ -405,49 +481,57 @@ class PluginManager:
         """Switch back to an older installed version (default: the next older one)."""
         return self._switch(name, target_version, reason, user, newer=False)
 
+    def check_switch(self, name: str, target: str | None, *, newer: bool) -> list[str]:
+        """Raise what an update (``newer``) or rollback to ``target`` must refuse up front.
+
+        A target that is not a semantic version, an unknown plugin, or an explicit target in
+        the wrong direction (or the active one), whether or not it is installed: callers that
+        would fetch the target first (``Core.update``) ask this before fetching. Returns the
+        installed versions, oldest first.
+        """
+        _require_semver(target)
+        with self.sessions() as s:
+            active = self._plugin(s, name).active_version
+            versions = [v.version for v in self._versions(s, name)]
+        if target is not None:
+            _check_direction(name, active, target, newer=newer)
+        return versions
+
     def _switch(
         self, name: str, target: str | None, reason: str, user: str, *, newer: bool
     ) -> dict[str, Any]:
         action = "update" if newer else "rollback"
-        if target is not None and not (isinstance(target, str) and SemVer.is_valid(target)):
-            raise InvalidRequest(f"target_version {target!r} is not a semantic version.")
+        # Pick the target read-only and scan it before taking the lock: a scan can take long
+        # (the R rules run in a container) and the lock serialises every change of the store.
+        with self.sessions() as s:
+            plugin, row = self._pick(s, name, target, newer=newer)
+            previous, target, row_key = plugin.active_version, row.version, (row.id, row.sha256)
+            path, manifest, forced = self.layout.data_dir / row.path, row.manifest, row.forced
+        report: ScanReport | None = None
+        if newer:
+            # The rules or the vulnerability database may have changed since the install:
+            # an update re-scans the target, and a refusing scan stops it (unless forced).
+            report = self.scanner.scan(path, manifest)
+            if report.blocking and not forced:
+                raise scan_refused(name, target, report)
         with self.layout.locked(), self.sessions.begin() as s:
             plugin = self._plugin(s, name)
-            current = semver_key(plugin.active_version)
-            versions = [v.version for v in self._versions(s, name)]
-            if target is None:
-                candidates = [v for v in versions if (semver_key(v) > current) == newer
-                              and v != plugin.active_version]
-                if not candidates:
-                    raise Conflict(
-                        f"{name} {plugin.active_version} has no "
-                        f"{'newer' if newer else 'older'} installed version to {action} to."
-                    )
-                target = candidates[-1]  # newest of the newer, or nearest of the older
-            if target not in versions:
-                raise NotFound(
-                    f"{name} has no installed version {target}; installed: {', '.join(versions)}."
+            current = s.scalar(
+                select(PluginVersion).where(
+                    PluginVersion.plugin_name == name, PluginVersion.version == target
                 )
-            wanted = semver_key(target)
-            if wanted == current:
-                raise Conflict(f"{name} is already at version {target}.")
-            if newer and wanted < current:
+            )
+            if (
+                plugin.active_version != previous
+                or current is None
+                or (current.id, current.sha256) != row_key
+            ):
                 raise Conflict(
-                    f"{target} is older than the active {plugin.active_version}: use rollback."
+                    f"{name} changed while its {action} to {target} was prepared "
+                    f"(active version now {plugin.active_version}); try again."
                 )
-            if not newer and wanted > current:
-                raise Conflict(
-                    f"{target} is newer than the active {plugin.active_version}: use update."
-                )
-            if newer:
-                # The rules or the vulnerability database may have changed since the install:
-                # an update re-scans the target, and a refusing scan stops it (unless forced).
-                row = self._version(s, name, target)
-                report = self.scanner.scan(self.layout.data_dir / row.path, row.manifest)
-                if report.blocking and not row.forced:
-                    raise _refused(name, target, report)
-                row.scan_report = report.to_dict()
-            previous = plugin.active_version
+            if report is not None:
+                current.scan_report = report.to_dict()
             plugin.active_version = target
             s.add(
                 HistoryEntry(
@@ -467,6 +551,33 @@ class PluginManager:
             "reason": reason or "",
         }
 
+    def _pick(
+        self, s: Session, name: str, target: str | None, *, newer: bool
+    ) -> tuple[Plugin, PluginVersion]:
+        """The plugin and the installed version an update or rollback switches to."""
+        _require_semver(target)
+        plugin = self._plugin(s, name)
+        current = semver_key(plugin.active_version)
+        versions = [v.version for v in self._versions(s, name)]
+        if target is None:
+            candidates = [
+                v for v in versions
+                if (semver_key(v) > current) == newer and v != plugin.active_version
+            ]
+            if not candidates:
+                raise Conflict(
+                    f"{name} {plugin.active_version} has no "
+                    f"{'newer' if newer else 'older'} installed version to "
+                    f"{'update' if newer else 'rollback'} to."
+                )
+            target = candidates[-1]  # newest of the newer, or nearest of the older
+        _check_direction(name, plugin.active_version, target, newer=newer)
+        if target not in versions:
+            raise NotFound(
+                f"{name} has no installed version {target}; installed: {', '.join(versions)}."
+            )
+        return plugin, self._version(s, name, target)
+
     def uninstall(self, name: str, *, user: str = "") -> dict[str, Any]:
         """Remove a plugin with all its versions, history and executions."""
         with self.layout.locked():
@@ -479,14 +590,34 @@ class PluginManager:
         return {"plugin_id": name, "uninstalled": True, "versions": versions}
 
 
-def _refused(name: str, version: str, report: ScanReport) -> ScanRefused:
-    """The 422 of a blocking scan: its HIGH findings in the message, the report beside it."""
+def scan_refused(name: str, version: str, report: ScanReport, action: str = "") -> ScanRefused:
+    """The 422 of a blocking scan: its HIGH findings in the message, the report beside it.
+
+    ``action`` names what was refused when it is not an install or update ("publish").
+    """
     highs = "; ".join(
         f"{f.rule_id} {f.file}:{f.line} {f.message}" for f in report.findings if f.severity == "HIGH"
     )
+    what = f"to {action} " if action else ""
     return ScanRefused(
-        f"The security scan refused {name} {version}: {highs}", report=report.to_dict()
+        f"The security scan refused {what}{name} {version}: {highs}", report=report.to_dict()
     )
+
+
+def _require_semver(target: Any) -> None:
+    if target is not None and not (isinstance(target, str) and SemVer.is_valid(target)):
+        raise InvalidRequest(f"target_version {target!r} is not a semantic version.")
+
+
+def _check_direction(name: str, active: str, target: str, *, newer: bool) -> None:
+    """Conflict when ``target`` is the active version or on the wrong side of it."""
+    wanted, current = semver_key(target), semver_key(active)
+    if wanted == current:
+        raise Conflict(f"{name} is already at version {target}.")
+    if newer and wanted < current:
+        raise Conflict(f"{target} is older than the active {active}: use rollback.")
+    if not newer and wanted > current:
+        raise Conflict(f"{target} is newer than the active {active}: use update.")
 
 
 def _history_dict(h: HistoryEntry) -> dict[str, Any]:

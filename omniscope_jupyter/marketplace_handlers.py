@@ -29,12 +29,7 @@ class MarketplaceHandler(PluginsAPIHandler):
 
     @property
     def marketplace(self) -> Marketplace:
-        # The extension puts a configured one in the settings; without it (older wiring),
-        # one with defaults is made once on the store.
-        market = self.settings.get("omniscope_marketplace")
-        if market is None:
-            market = self.settings["omniscope_marketplace"] = Marketplace(self.manager)
-        return market
+        return self.settings["omniscope_marketplace"]
 
     async def is_admin(self) -> bool:
         return bool(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from omniscope_jupyter.errors import Forbidden, ScanRefused
+from omniscope_jupyter.errors import Conflict, Forbidden, ScanRefused
 from omniscope_jupyter.manager import PluginManager
 
 from .api import assert_error, upload
@@ -71,3 +72,56 @@ def test_update_rescans_the_target(tmp_path: Path, package: Callable[..., Path])
     assert manager.scan_report("my_plugin")["report"]["scanners"] == ["lenient"]
     scanner.strict = True  # rollback never scans: it is the way out of a bad version
     assert manager.rollback("my_plugin", "1.0.0")["active_version"] == "1.0.0"
+
+
+class _WhileScanning(SystemCallScanner):
+    """Runs ``during(manager)`` once, in another thread, while an update scans (as a concurrent
+    request would) and records whether that thread could finish meanwhile."""
+
+    def __init__(self, manager_dir: Path) -> None:
+        super().__init__()
+        self.manager = PluginManager(manager_dir, scanner=self)
+        self.during: Callable[[PluginManager], Any] | None = None
+        self.finished: list[bool] = []
+
+    def scan(self, package_dir: Path, manifest: dict[str, Any]) -> Any:
+        during, self.during = self.during, None
+        if during is not None:
+            thread = threading.Thread(target=during, args=(self.manager,))
+            thread.start()
+            thread.join(timeout=10)  # blocks for good when the update holds the store lock
+            self.finished.append(not thread.is_alive())
+        return super().scan(package_dir, manifest)
+
+
+def test_update_scans_without_holding_the_store_lock(
+    tmp_path: Path, package: Callable[..., Path]
+) -> None:
+    """A slow re-scan (R in a container) must not stall every other change of the store."""
+    manager = _WhileScanning(tmp_path).manager
+    manager.install(package())
+    manager.install(package(version="1.1.0"))
+    scanner = manager.scanner
+    assert isinstance(scanner, _WhileScanning)
+    scanner.during = lambda m: m.set_enabled("my_plugin", True, user="other")
+    assert manager.update("my_plugin", "1.1.0")["active_version"] == "1.1.0"
+    assert scanner.finished == [True]
+    assert manager.details("my_plugin")["enabled"] is True
+
+
+def test_a_change_during_the_update_scan_is_a_conflict(
+    tmp_path: Path, package: Callable[..., Path]
+) -> None:
+    """Under the lock the update re-checks what it scanned before switching."""
+    manager = _WhileScanning(tmp_path).manager
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        manager.install(package(version=version))
+    scanner = manager.scanner
+    assert isinstance(scanner, _WhileScanning)
+    scanner.during = lambda m: m.update("my_plugin", "1.2.0", user="other")
+    with pytest.raises(Conflict, match="changed while its update to 1.1.0 was prepared"):
+        manager.update("my_plugin", "1.1.0")
+    assert scanner.finished == [True]
+    assert manager.details("my_plugin")["active_version"] == "1.2.0"
+    assert [h["action"] for h in manager.history("my_plugin")][-1:] == ["update"]
+    assert manager.history("my_plugin")[-1]["user"] == "other"

@@ -17,10 +17,10 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from semver import Version as SemVer
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -32,12 +32,12 @@ from ..errors import (
     InvalidPackage,
     NotFound,
     PluginError,
-    ScanRefused,
 )
 from ..extension_points import EXTENSION_POINTS
-from ..manager import PluginManager, Progress, semver_key
-from ..manifest import MANIFEST_FILE, read_manifest
-from ..store import Plugin, PluginVersion
+from ..manager import CheckedPackage, PluginManager, Progress, semver_key
+from ..manifest import MANIFEST_FILE
+from ..scan.report import scan_summary
+from ..store import Plugin
 from ..store.orm import utcnow
 from .orm import CatalogPlugin, CatalogVersion, RatingSummary, create_tables
 from .reviews import rating_dict
@@ -98,17 +98,7 @@ class Catalog:
 
     def recover(self) -> list[str]:
         """Remove archives no catalog row owns (a crash between ``os.replace`` and commit)."""
-        removed = []
-        with self.layout.locked():
-            with self.sessions() as s:
-                known = set(s.scalars(select(CatalogVersion.path)))
-            for path in self.root.glob("*/*.tar.gz"):
-                if str(path.relative_to(self.layout.data_dir)) not in known:
-                    path.unlink()
-                    removed.append(str(path))
-        for r in removed:
-            log.warning("Removed a catalog archive left by an interrupted publish: %s", r)
-        return removed
+        return self.manager.recover_unowned(self.root.glob("*/*.tar.gz"), CatalogVersion.path)
 
     def archive_path(self, name: str, version: str) -> Path:
         return self.root / name / f"{version}.tar.gz"
@@ -135,104 +125,87 @@ class Catalog:
             copy = staging / "archive.tar.gz"
             with package.open("rb") as src:
                 sha256, size = copy_hashing(src, copy)
-            progress("extract", package.name)
-            root = archive.extract(copy, staging / "pkg", self.manager.limits)
-            progress("validate", MANIFEST_FILE)
-            manifest = read_manifest(root)
-            name, version = manifest["name"], manifest["version"]
-            with self.sessions() as s:
-                self._refuse(s, name, version, user, admin)
-            progress("scan", f"{name} {version}")
-            report = self.manager.scanner.scan(root, manifest)
-            if report.blocking:
-                raise ScanRefused(
-                    f"The security scan refused to publish {name} {version}: "
-                    + "; ".join(
-                        f"{f.rule_id} {f.file}:{f.line} {f.message}"
-                        for f in report.findings
-                        if f.severity == "HIGH"
-                    ),
-                    report=report.to_dict(),
-                )
+
+            def refuse(name: str, version: str) -> None:
+                self._refuse(name, version, user, admin)
+
+            checked = self.manager.check_package(
+                copy, staging, refuse=refuse, action="publish", sha256=sha256, progress=progress
+            )
+            name, version = checked.name, checked.version
             progress("store", f"{name} {version}")
-            self._store(copy, manifest, sha256, size, report.to_dict(), user, admin, featured)
+            self._store(copy, checked, size, user, featured, lambda: refuse(name, version))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         progress("done", f"{name} {version}")
         return {**self.details(name), "published_version": version, "sha256": sha256}
 
-    def _refuse(self, s: Session, name: str, version: str, user: str, admin: bool) -> None:
-        entry = s.get(CatalogPlugin, name)
-        if entry is None:
-            return
-        if entry.owner != user and not admin:
-            raise Forbidden(
-                f"{name} is published by {entry.owner!r}; only they or a marketplace admin "
-                "may publish new versions of it."
-            )
-        if any(v.version == version for v in entry.versions):
-            raise Conflict(
-                f"{name} {version} is already published; bump the version to publish a change."
-            )
+    def _refuse(self, name: str, version: str, user: str, admin: bool) -> None:
+        with self.sessions() as s:
+            entry = s.get(CatalogPlugin, name)
+            if entry is None:
+                return
+            if entry.owner != user and not admin:
+                raise Forbidden(
+                    f"{name} is published by {entry.owner!r}; only they or a marketplace admin "
+                    "may publish new versions of it."
+                )
+            if any(v.version == version for v in entry.versions):
+                raise Conflict(
+                    f"{name} {version} is already published; bump the version to publish a "
+                    "change."
+                )
 
     def _store(
         self,
         copy: Path,
-        manifest: dict[str, Any],
-        sha256: str,
+        checked: CheckedPackage,
         size: int,
-        report: dict[str, Any],
         user: str,
-        admin: bool,
         featured: bool | None,
+        refuse: Callable[[], None],
     ) -> None:
-        name, version = manifest["name"], manifest["version"]
+        name, version, manifest = checked.name, checked.version, checked.manifest
         target = self.archive_path(name, version)
-        with self.layout.locked():
-            with self.sessions() as s:
-                self._refuse(s, name, version, user, admin)  # again, now that we hold the lock
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(copy, 0o644)
-            os.replace(copy, target)
-            try:
-                with self.sessions.begin() as s:
-                    now = utcnow()
-                    entry = s.get(CatalogPlugin, name)
-                    if entry is None:
-                        entry = CatalogPlugin(name=name, owner=user, created_at=now)
-                        s.add(entry)
-                    newest = entry.latest_version is None or semver_key(version) > semver_key(
-                        entry.latest_version
-                    )
-                    if newest:
-                        entry.latest_version = version
-                        entry.published_at = now
-                        entry.description = manifest.get("description", "")
-                        entry.author = manifest.get("author", "")
-                        entry.language = manifest.get("language", "")
-                        entry.category = manifest.get("category", "")
-                        entry.tags_key = key_of(manifest.get("tags", []))
-                        entry.extension_points_key = key_of(manifest.get("extension_points", []))
-                        entry.search_document = search_document(manifest)
-                        self.index.sync(s, name, manifest)
-                    if featured is not None:
-                        entry.featured = featured
-                    s.add(
-                        CatalogVersion(
-                            plugin_name=name,
-                            version=version,
-                            manifest=manifest,
-                            sha256=sha256,
-                            size=size,
-                            path=str(target.relative_to(self.layout.data_dir)),
-                            scan_report=report,
-                            publisher=user,
-                            published_at=now,
-                        )
-                    )
-            except BaseException:
-                target.unlink(missing_ok=True)
-                raise
+
+        def record(s: Session) -> None:
+            now = utcnow()
+            entry = s.get(CatalogPlugin, name)
+            if entry is None:
+                entry = CatalogPlugin(name=name, owner=user, created_at=now)
+                s.add(entry)
+            newest = entry.latest_version is None or semver_key(version) > semver_key(
+                entry.latest_version
+            )
+            if newest:
+                entry.latest_version = version
+                entry.published_at = now
+                entry.description = manifest.get("description", "")
+                entry.author = manifest.get("author", "")
+                entry.language = manifest.get("language", "")
+                entry.category = manifest.get("category", "")
+                entry.tags_key = key_of(manifest.get("tags", []))
+                entry.extension_points_key = key_of(manifest.get("extension_points", []))
+                entry.search_document = search_document(manifest)
+                self.index.sync(s, name, manifest)
+            if featured is not None:
+                entry.featured = featured
+            s.add(
+                CatalogVersion(
+                    plugin_name=name,
+                    version=version,
+                    manifest=manifest,
+                    sha256=checked.sha256,
+                    size=size,
+                    path=str(target.relative_to(self.layout.data_dir)),
+                    scan_report=checked.report.to_dict(),
+                    publisher=user,
+                    published_at=now,
+                )
+            )
+
+        os.chmod(copy, 0o644)
+        self.manager.store_atomically(copy, target, refuse, record)
         log.info("%s published %s %s", user or "someone", name, version)
 
     # -- queries ----------------------------------------------------------------------------
@@ -297,7 +270,7 @@ class Catalog:
             "publisher": latest.publisher,
             "published_at": entry.published_at.isoformat(),
             "sha256": latest.sha256,
-            "scan": {k: latest.scan_report.get(k) for k in ("passed", "counts", "scanned_at")},
+            "scan": scan_summary(latest.scan_report),
             "installed": entry.name in installed,
             "installed_version": installed.get(entry.name),
             "score": score,
@@ -317,7 +290,7 @@ class Catalog:
                     "publisher": v.publisher,
                     "published_at": v.published_at.isoformat(),
                     "downloads": v.downloads,
-                    "scan": {k: v.scan_report.get(k) for k in ("passed", "counts", "scanned_at")},
+                    "scan": scan_summary(v.scan_report),
                     "manifest": v.manifest,
                 }
                 for v in sorted(entry.versions, key=lambda v: semver_key(v.version))
@@ -445,52 +418,28 @@ class Catalog:
         self.count_download(name, version)
         return {**result, "source": "local", "sha256": sha256}
 
-    def fetch_for_update(self, name: str, version: str) -> Path | None:
-        """A verified private copy of a published version, or None when it is not published.
+    def version_to_fetch(
+        self, name: str, version: str | None, installed: list[str]
+    ) -> str | None:
+        """The published version an update to ``version`` must install first, if any.
 
-        The copy sits alone in a fresh staging folder: install it, then remove
-        ``path.parent``. Counts a download. Raises ``ChecksumMismatch`` when tampered.
-        """
-        if not self.is_published(name, version):
-            return None
-        staging = self.manager.new_staging_dir()
-        try:
-            copy, version, _ = self.verified_copy(name, version, staging)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        self.count_download(name, version)
-        return copy
-
-    def ensure_installed(
-        self, name: str, version: str | None = None, *, user: str
-    ) -> dict[str, Any] | None:
-        """Before an update: install the target from the catalog when it is missing here.
-
-        ``version`` None means the newest published version, fetched only when it is newer
-        than every installed one. Does nothing (None) when the plugin is not installed at all,
-        the version is already installed, or the catalog does not have it; the update then
+        ``installed`` are the versions installed here. ``version`` None means the newest
+        published version, fetched only when it is newer than every installed one. None when
+        the target is installed already or the catalog does not have it: the update then
         answers as it would without a catalog.
         """
         with self.sessions() as s:
-            if s.get(Plugin, name) is None:
-                return None
-            installed = set(
-                s.scalars(select(PluginVersion.version).where(PluginVersion.plugin_name == name))
-            )
             entry = s.get(CatalogPlugin, name)
-            if entry is None:
+            if entry is None or entry.latest_version is None:
                 return None
             published = {v.version for v in entry.versions}
             if version is None:
                 version = entry.latest_version
                 if any(semver_key(v) >= semver_key(version) for v in installed):
                     return None
-        if not (isinstance(version, str) and SemVer.is_valid(version)):
-            return None  # the update itself reports the bad target_version
         if version in installed or version not in published:
             return None
-        return self.install(name, version, user=user)
+        return version
 
     def open_archive(self, name: str, version: str) -> tuple[Path, str, int]:
         """(path, sha256, size) of a published archive, for serving to another marketplace."""

@@ -4,7 +4,9 @@ Each remote is ``{"url", "token", "name"?}`` (the server's base URL and a Jupyte
 Search asks every remote at once, each with a short timeout; results carry a ``source`` tag
 (the remote's name, or its URL) and whether they are installed *here*. A remote that cannot be
 reached, refuses us or answers nonsense is reported in the answer's ``sources`` and never
-fails the search. An install from a remote reads the version's sha256 from the remote's
+fails the search; so is each result that does not have the shape of a search result (a
+``rating`` that is not numbers, ``"downloads": "lots"``...), which is dropped rather than let
+into the merge. An install from a remote reads the version's sha256 from the remote's
 catalog, streams the archive to staging while hashing it under a size cap, and refuses it
 before extraction unless the two agree.
 
@@ -16,15 +18,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequest, NotFound, PluginError, RemoteUnavailable
+from ..manifest import NAME_RE
 from .catalog import ChecksumMismatch, copy_hashing
 from .search import SearchRequest
 
@@ -35,7 +40,8 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 #: Most results asked of each remote for one merged page (a remote serves pages of <= 100).
 MAX_REMOTE_WINDOW = 100
-
+#: How many dropped results of one remote are described in its status.
+MAX_REPORTED_PROBLEMS = 5
 
 
 @dataclass(frozen=True)
@@ -137,16 +143,35 @@ class RemoteCatalogs:
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         try:
             payload = self._json(remote, "/search", body)
-            items = [r for r in payload.get("results", []) if isinstance(r, dict) and "name" in r]
-            total = int(payload.get("total", len(items)))
+            results = payload.get("results", [])
+            if not isinstance(results, list):
+                raise TypeError("its results are not a list")
         except Exception as e:  # noqa: BLE001 -- any failure of a remote is reported, not raised
             error = _describe(e)  # once: it reads the error body
             log.warning("Remote marketplace %s failed: %s", remote.url, error)
             return [], {"source": remote.source, "url": remote.url, "ok": False,
                         "error": error, "total": 0}
-        for item in items:
-            item["source"] = remote.source
-        return items, {"source": remote.source, "url": remote.url, "ok": True, "total": total}
+        items, problems = [], []
+        for i, raw in enumerate(results):
+            try:
+                items.append({**clean_result(raw), "source": remote.source})
+            except MalformedResult as e:
+                problems.append(f"result {i}: {e}")
+        total = payload.get("total")
+        if not _is_count(total):
+            total = len(results)
+        status: dict[str, Any] = {
+            "source": remote.source,
+            "url": remote.url,
+            "ok": True,
+            "total": max(total - len(problems), len(items)),
+        }
+        if problems:
+            log.warning("Remote marketplace %s sent %d malformed result(s): %s",
+                        remote.url, len(problems), "; ".join(problems))
+            status["dropped"] = len(problems)
+            status["problems"] = problems[:MAX_REPORTED_PROBLEMS]
+        return items, status
 
     # -- install ----------------------------------------------------------------------------
 
@@ -194,6 +219,98 @@ class RemoteCatalogs:
                 "extracted and nothing was installed."
             )
         return path, version, expected
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_text_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_texts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_rating(value: Any) -> bool:
+    if not isinstance(value, dict) or not _is_count(value.get("count", 0)):
+        return False
+    average = value.get("average")
+    return average is None or (_is_number(average) and 0 <= average <= 5)
+
+
+def _is_date(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+#: The fields of a search result taken from a remote: (check, what it must be, default).
+#: Anything else a remote sends is left out; ``source`` and ``installed*`` are ours to set.
+RESULT_FIELDS: dict[str, tuple[Any, str, Any]] = {
+    "plugin_id": (_is_text, "a string", None),
+    "latest_version": (_is_text, "a string", ""),
+    "versions": (_is_texts, "a list of strings", []),
+    "description": (_is_text, "a string", ""),
+    "author": (_is_text, "a string", ""),
+    "language": (_is_text_or_none, "a string", None),
+    "category": (_is_text_or_none, "a string", None),
+    "tags": (_is_texts, "a list of strings", []),
+    "extension_points": (_is_texts, "a list of strings", []),
+    "permissions": (_is_texts, "a list of strings", []),
+    "rating": (_is_rating, "{average: 0-5 or null, count: integer >= 0}",
+               {"average": None, "count": 0}),
+    "downloads": (_is_count, "an integer >= 0", 0),
+    "featured": (lambda v: isinstance(v, bool), "true or false", False),
+    "owner": (_is_text, "a string", ""),
+    "publisher": (_is_text, "a string", ""),
+    "published_at": (_is_date, "an ISO date", None),
+    "sha256": (_is_text, "a string", ""),
+    "scan": (lambda v: v is None or isinstance(v, dict), "an object", None),
+    "score": (lambda v: v is None or _is_number(v), "a finite number", None),
+}
+
+
+class MalformedResult(ValueError):
+    """A remote's search result that does not have the shape of one."""
+
+
+def clean_result(item: Any) -> dict[str, Any]:
+    """A remote's search result checked field by field; ``MalformedResult`` says what is wrong.
+
+    The merge sorts remote results with the local ones by rating, downloads, date or score,
+    so a value of the wrong type must not get that far: one bad result is dropped, not the
+    whole answer.
+    """
+    if not isinstance(item, dict):
+        raise MalformedResult("not an object")
+    name = item.get("name")
+    if not (isinstance(name, str) and NAME_RE.match(name)):
+        raise MalformedResult(f"name {str(name)[:80]!r} is not a plugin name")
+    out: dict[str, Any] = {"name": name}
+    for field, (check, expected, default) in RESULT_FIELDS.items():
+        if field not in item or (item[field] is None and default is None):
+            out[field] = name if field == "plugin_id" else default
+            continue
+        if not check(item[field]):
+            raise MalformedResult(f"{name}: {field} must be {expected}, not {item[field]!r:.80}")
+        out[field] = item[field]
+    rating = out["rating"]
+    out["rating"] = {"average": rating.get("average"), "count": rating.get("count", 0)}
+    return out
 
 
 def check_source(value: Any) -> str | None:

@@ -1,6 +1,7 @@
 # Extract the facts the R rules need from R files, with R's own parser, and print them as JSON.
 #
 # Usage: Rscript --vanilla r_rules.R PACKAGE_DIR FILE...
+# Prints the JSON, or writes it to $OMNISCOPE_SCAN_OUTPUT when that is set.
 # Only parse() and getParseData() touch the plugin's code: nothing of it is evaluated. The rules
 # themselves (which call is dangerous, which permission it needs) live in Python (scan/r_scan.py)
 # so this script stays a plain extractor that needs base R only (no jsonlite).
@@ -134,5 +135,9 @@ scan_file <- function(rel) {
 }
 
 out <- vapply(files, scan_file, "")
-cat(json_obj(r_version = json_str(paste(R.version$major, R.version$minor, sep = ".")),
-             files = json_arr(unname(out))), "\n")
+facts <- json_obj(r_version = json_str(paste(R.version$major, R.version$minor, sep = ".")),
+                  files = json_arr(unname(out)))
+# In the sandbox the facts go to a file of the mounted output folder: the container's stdout
+# is a capped log, and the facts of a long plugin are larger than the cap.
+out_file <- Sys.getenv("OMNISCOPE_SCAN_OUTPUT")
+if (nzchar(out_file)) writeLines(facts, out_file, useBytes = TRUE) else cat(facts, "\n")

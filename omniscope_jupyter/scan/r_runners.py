@@ -3,12 +3,16 @@
 Production scans run :class:`DockerRRunner`: the runner image of ``omniscope_jupyter.sandbox``
 with the same hardening as a plugin run (no network, read-only root, all capabilities dropped,
 user 65534, limits), the R files copied to a fresh world-readable directory mounted read-only.
+The extractor writes its JSON to a file of a mounted output directory, read back like a plugin's
+result (no symlink followed, size-capped): the container's stdout is a log capped at a few
+hundred KiB, which the facts of a long plugin exceed.
 :class:`HostRRunner` runs the host's ``Rscript``: for authors' ``omniplug scan`` without Docker
 and for development only; it is never the server's default.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -21,6 +25,8 @@ from .r_scan import RScanError
 
 #: Output of the extractor is a few hundred bytes per call; anything near this is not ours.
 MAX_OUTPUT_BYTES = 32 * 1024 * 1024
+#: The extractor's output file, in the output directory mounted at ``/out``.
+FACTS_FILE = "facts.json"
 
 
 class HostRRunner:
@@ -93,6 +99,7 @@ class DockerRRunner:
         import requests
 
         from ..sandbox.container import Mounts, container_options, remove_quietly
+        from ..sandbox.runner import OutputRefused, read_output
 
         with tempfile.TemporaryDirectory(prefix="omniscope-rscan-") as tmp:
             # Only the R files, readable by user 65534 whatever the upload's modes were.
@@ -104,21 +111,32 @@ class DockerRRunner:
             shutil.copyfile(script, Path(tmp) / "r_rules.R")
             for p in [Path(tmp), *Path(tmp).rglob("*")]:
                 p.chmod(0o755 if p.is_dir() else 0o644)
+            out_dir = Path(tmp) / "out"
+            out_dir.mkdir(mode=0o700)
+            try:
+                os.chown(out_dir, 65534, 65534)  # the container's user writes the facts there
+            except PermissionError:
+                out_dir.chmod(0o777)
             options = container_options(
                 execution_id=f"scan-{uuid.uuid4().hex[:12]}",
                 plugin_id="scan",
                 image=self.image,
                 permissions=frozenset(),  # network_mode "none"
-                mounts=Mounts(plugin_dir=src, job_dir=src, out_dir=src),
+                mounts=Mounts(plugin_dir=src, job_dir=src, out_dir=out_dir),
                 settings=self.settings,
             )
-            # A scan needs no job or output directory: only the code, read-only, and the script.
+            # A scan needs no job directory: the code and the script read-only, the output.
             options["volumes"] = {
                 str(src): {"bind": "/plugin", "mode": "ro"},
                 str(Path(tmp) / "r_rules.R"): {
                     "bind": "/opt/omniscope-scan/r_rules.R",
                     "mode": "ro",
                 },
+                str(out_dir): {"bind": "/out", "mode": "rw"},
+            }
+            options["environment"] = {
+                **options.get("environment", {}),
+                "OMNISCOPE_SCAN_OUTPUT": f"/out/{FACTS_FILE}",
             }
             options["command"] = [
                 "Rscript",
@@ -132,7 +150,6 @@ class DockerRRunner:
                 container = self.client.containers.create(**options)
                 container.start()
                 status = container.wait(timeout=self.settings.timeout)
-                out = container.logs(stdout=True, stderr=False)
                 err = container.logs(stdout=False, stderr=True)
             except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as e:
                 raise RScanError(f"R extractor did not finish in {self.settings.timeout}s") from e
@@ -143,9 +160,16 @@ class DockerRRunner:
             finally:
                 if container is not None:
                     remove_quietly(container)
-        if status.get("StatusCode") != 0:
-            tail = err.decode("utf-8", "replace").strip()[-300:]
-            raise RScanError(f"R extractor failed ({status.get('StatusCode')}): {tail}")
-        if len(out) > MAX_OUTPUT_BYTES:
-            raise RScanError("R extractor output too large")
+            if status.get("StatusCode") != 0:
+                tail = err.decode("utf-8", "replace").strip()[-300:]
+                raise RScanError(f"R extractor failed ({status.get('StatusCode')}): {tail}")
+            dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                out = read_output(dir_fd, FACTS_FILE, MAX_OUTPUT_BYTES)
+            except OutputRefused as e:
+                raise RScanError(f"R extractor output refused: {e}") from e
+            finally:
+                os.close(dir_fd)
+        if out is None:
+            raise RScanError(f"R extractor wrote no {FACTS_FILE}")
         return out.decode("utf-8", "replace")

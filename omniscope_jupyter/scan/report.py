@@ -58,3 +58,12 @@ class ScanReport:
             "findings": [f.to_dict() for f in self.findings],
             "vulnerability_db": self.vulnerability_db,
         }
+
+
+def scan_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The short form of a stored report that listings show beside each version.
+
+    Stored reports are plain dicts (JSON columns); listings show whether it passed, the
+    counts and the date, and leave the findings to ``GET .../scan``.
+    """
+    return {k: report.get(k) for k in ("passed", "counts", "scanned_at")}

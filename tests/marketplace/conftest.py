@@ -10,6 +10,7 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
 
+from omniscope_jupyter.local import Core
 from omniscope_jupyter.marketplace import Marketplace
 from omniscope_jupyter.marketplace_handlers import ADMIN_RESOURCE
 
@@ -86,7 +87,12 @@ def publish(jp_fetch: Any) -> Callable[..., Awaitable[tuple[int, Any]]]:
 @pytest.fixture
 def market(jp_serverapp: Any) -> Marketplace:
     """The server's marketplace core (to inspect state, or to swap a configured one in)."""
-    settings = jp_serverapp.web_app.settings
-    if settings.get("omniscope_marketplace") is None:
-        settings["omniscope_marketplace"] = Marketplace(settings["omniscope_manager"])
-    return settings["omniscope_marketplace"]
+    market: Marketplace = jp_serverapp.web_app.settings["omniscope_marketplace"]
+    return market
+
+
+@pytest.fixture
+def core(jp_serverapp: Any) -> Core:
+    """The server's core (manager, executions, marketplace), as the handlers call it."""
+    found: Core = jp_serverapp.web_app.settings["omniscope_core"]
+    return found

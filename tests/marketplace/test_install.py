@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+from omniscope_jupyter.cli import main
+from omniscope_jupyter.errors import Conflict, NotFound
+from omniscope_jupyter.local import Core, open_core
+from omniscope_jupyter.manager import PluginManager
 from omniscope_jupyter.marketplace import ChecksumMismatch
 
 from ..api import assert_error
@@ -104,33 +108,80 @@ async def test_installing_an_installed_version_is_409(
 
 
 def test_update_fetches_a_not_yet_installed_target_from_the_catalog(
-    market: Any, package: Callable[..., Path], store_dir: Path
+    core: Core, package: Callable[..., Path], store_dir: Path
 ) -> None:
-    """The core calls the lead's update handler makes: ensure_installed, then update."""
-    catalog, manager = market.catalog, market.manager
+    """``Core.update`` (the REST route and ``omniplug update``) installs a published target."""
+    catalog = core.marketplace.catalog
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         catalog.publish(package(version=version), user="alice")
     catalog.install("my_plugin", "1.0.0", user="bob")
-    assert catalog.ensure_installed("my_plugin", "1.1.0", user="bob")["version"] == "1.1.0"
-    assert manager.update("my_plugin", "1.1.0", user="bob")["active_version"] == "1.1.0"
+    assert core.update("my_plugin", "1.1.0", user="bob")["active_version"] == "1.1.0"
     # No target: the newest published, because it is newer than every installed version.
-    assert catalog.ensure_installed("my_plugin", None, user="bob")["version"] == "1.2.0"
-    assert manager.update("my_plugin", None, user="bob")["active_version"] == "1.2.0"
-    # Nothing to do: already installed, unknown to the catalog, or plugin not installed.
-    assert catalog.ensure_installed("my_plugin", None, user="bob") is None
-    assert catalog.ensure_installed("my_plugin", "1.1.0", user="bob") is None
-    assert catalog.ensure_installed("my_plugin", "7.0.0", user="bob") is None
-    assert catalog.ensure_installed("other_plugin", "1.0.0", user="bob") is None
-
-    path = catalog.fetch_for_update("my_plugin", "1.0.0")
-    assert path is not None and path.read_bytes() == (
-        store_dir / "catalog/my_plugin/1.0.0.tar.gz").read_bytes()
-    shutil.rmtree(path.parent)
-    assert catalog.fetch_for_update("my_plugin", "3.0.0") is None
-    (store_dir / "catalog/my_plugin/1.0.0.tar.gz").write_bytes(b"tampered")
+    assert core.update("my_plugin", None, user="bob")["active_version"] == "1.2.0"
+    assert core.manager.details("my_plugin")["versions"] == ["1.0.0", "1.1.0", "1.2.0"]
+    assert [v["downloads"] for v in catalog.details("my_plugin")["versions_detail"]] == [1, 1, 1]
+    # Nothing to fetch: already at the newest, unknown to the catalog, or plugin not installed.
+    with pytest.raises(Conflict, match="no newer installed version"):
+        core.update("my_plugin", None, user="bob")
+    with pytest.raises(NotFound, match="no installed version 7.0.0"):
+        core.update("my_plugin", "7.0.0", user="bob")
+    with pytest.raises(NotFound, match="No plugin named 'other_plugin'"):
+        core.update("other_plugin", "1.0.0", user="bob")
+    assert catalog.version_to_fetch("my_plugin", None, ["1.0.0"]) == "1.2.0"
+    assert catalog.version_to_fetch("my_plugin", "1.1.0", ["1.1.0"]) is None
+    assert catalog.version_to_fetch("ghost", None, []) is None
+    # A tampered target is refused before extraction: nothing installed, nothing counted.
+    catalog.publish(package(version="1.3.0"), user="alice")
+    (store_dir / "catalog/my_plugin/1.3.0.tar.gz").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatch):
-        catalog.fetch_for_update("my_plugin", "1.0.0")
+        core.update("my_plugin", "1.3.0", user="bob")
+    assert core.manager.details("my_plugin")["active_version"] == "1.2.0"
+    assert catalog.details("my_plugin")["downloads"] == 3
     assert list((store_dir / "staging").iterdir()) == []
+
+
+async def test_update_to_an_older_published_version_is_409_before_anything_is_fetched(
+    api: Any, market: Any, package: Callable[..., Path]
+) -> None:
+    """The direction is checked first: no install of the older version, no download counted."""
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        market.catalog.publish(package(version=version), user="alice")
+    status, body = await api("POST", "marketplace", "install",
+                             body={"name": "my_plugin", "version": "1.2.0"}, user="bob")
+    assert status == 201, body
+    status, body = await api("POST", "my_plugin", "update", body={"target_version": "1.1.0"},
+                             user="bob")
+    assert_error(status, body, 409, "1.1.0 is older than the active 1.2.0", "use rollback")
+    status, details = await api("GET", "my_plugin", user="bob")
+    assert (details["versions"], details["active_version"]) == (["1.2.0"], "1.2.0")
+    status, catalog = await api("GET", "marketplace", "plugins", "my_plugin", user="bob")
+    assert catalog["downloads"] == 1
+    assert [v["downloads"] for v in catalog["versions_detail"]] == [0, 0, 1]
+
+
+def test_cli_update_fetches_the_target_from_the_catalog(
+    tmp_path: Path, package: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``omniplug update p 1.1.0`` answers as REST does: fetched from the catalog, switched."""
+    store = tmp_path / "cli-store"
+    seeded = open_core(str(store), user="alice")
+    try:
+        for version in ("1.0.0", "1.1.0"):
+            seeded.marketplace.catalog.publish(package(version=version), user="alice")
+        seeded.install_from_catalog("my_plugin", "1.0.0")
+    finally:
+        seeded.close()
+    assert main(["update", "my_plugin", "1.1.0", "--data-dir", str(store)]) == 0, (
+        capsys.readouterr().err
+    )
+    assert "my_plugin: 1.0.0 -> 1.1.0" in capsys.readouterr().out
+    check = PluginManager(store)
+    try:
+        details = check.details("my_plugin")
+        assert (details["active_version"], details["versions"]) == ("1.1.0", ["1.0.0", "1.1.0"])
+        assert details["versions_detail"][1]["installed_by"] == "cli"
+    finally:
+        check.close()
 
 
 def test_a_crash_between_move_and_commit_leaves_no_orphan_archive(

@@ -32,11 +32,12 @@ def _closed_port() -> int:
 
 
 class StubRemote(ThreadingHTTPServer):
-    """A fake marketplace: search fails with 500, details publish ``sha256`` of ``published``
-    but the archive served is ``served`` (a tampered copy)."""
+    """A fake marketplace: search fails with 500 (or answers ``search_answer``), details
+    publish ``sha256`` of ``published`` but the archive served is ``served`` (a tampered copy)."""
 
     published: bytes = b""
     served: bytes = b""
+    search_answer: Any = None
     seen_auth: list[str]
 
     def __init__(self) -> None:
@@ -64,6 +65,9 @@ class _StubHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.server.seen_auth.append(self.headers.get("Authorization", ""))
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.server.search_answer is not None:
+            self._send(200, json.dumps(self.server.search_answer).encode())
+            return
         self._send(500, json.dumps({"message": "database on fire"}).encode())
 
     def do_GET(self) -> None:
@@ -133,6 +137,63 @@ async def test_search_merges_remotes_with_source_tags_and_reports_failures(
     status, body = await api("POST", "marketplace", "search",
                              body={"query": "kalman", "include_remote": False})
     assert [r["source"] for r in body["results"]] == ["local"] and len(body["sources"]) == 1
+
+
+def _remote_hit(name: str, **fields: Any) -> dict[str, Any]:
+    return {"name": name, "latest_version": "1.0.0", "description": "Kalman smoothing",
+            "rating": {"average": 4.5, "count": 2}, "downloads": 7,
+            "published_at": "2024-05-01T10:00:00+00:00", "score": 1.5, **fields}
+
+
+@pytest.mark.parametrize("sort", ["relevance", "rating", "downloads", "newest"])
+async def test_malformed_remote_results_are_dropped_and_reported_not_fatal(
+    api: Any, remotes: Marketplace, package: Callable[..., Path], stub: StubRemote, sort: str
+) -> None:
+    remotes.catalog.publish(package(description="Kalman filtering of telemetry"), user="alice")
+    stub.search_answer = {
+        "total": 7,
+        "results": [
+            _remote_hit("good_one", extra_field="left out", installed=True),
+            _remote_hit("lots_of_downloads", downloads="lots"),
+            _remote_hit("text_rating", rating={"average": "5", "count": 1}),
+            _remote_hit("huge_rating", rating={"average": 500, "count": 1}),
+            _remote_hit("bad_date", published_at="yesterday"),
+            _remote_hit("../../etc"),
+            "not an object",
+        ],
+    }
+    status, body = await api("POST", "marketplace", "search",
+                             body={"query": "kalman", "sort": sort})
+    assert status == 200, body
+    remote = [r for r in body["results"] if r["source"] == "broken"]
+    assert [r["name"] for r in remote] == ["good_one"]
+    assert remote[0]["installed"] is False and "extra_field" not in remote[0]
+    assert remote[0]["rating"] == {"average": 4.5, "count": 2}
+    broken = {s["source"]: s for s in body["sources"]}["broken"]
+    assert (broken["ok"], broken["total"], broken["dropped"]) == (True, 1, 6)
+    rating_rule = "rating must be {average: 0-5 or null, count: integer >= 0}"
+    assert broken["problems"][:3] == [
+        "result 1: lots_of_downloads: downloads must be an integer >= 0, not 'lots'",
+        f"result 2: text_rating: {rating_rule}, not {{'average': '5', 'count': 1}}",
+        f"result 3: huge_rating: {rating_rule}, not {{'average': 500, 'count': 1}}",
+    ]
+    assert len(broken["problems"]) == 5  # the first few are described
+    assert {"local", "team"} <= {r["source"] for r in body["results"]}
+
+
+async def test_a_remote_answering_results_of_the_wrong_type_is_reported(
+    api: Any, remotes: Marketplace, stub: StubRemote
+) -> None:
+    stub.search_answer = {"results": {"name": "x"}, "total": "lots"}
+    status, body = await api("POST", "marketplace", "search", body={})
+    assert status == 200, body
+    broken = {s["source"]: s for s in body["sources"]}["broken"]
+    assert broken["ok"] is False and "results are not a list" in broken["error"]
+    stub.search_answer = {"results": [_remote_hit("fine")], "total": "lots"}
+    status, body = await api("POST", "marketplace", "search", body={})
+    broken = {s["source"]: s for s in body["sources"]}["broken"]
+    assert (broken["ok"], broken["total"]) == (True, 1)
+    assert [r["name"] for r in body["results"] if r["source"] == "broken"] == ["fine"]
 
 
 async def test_install_from_a_remote_verifies_sha256_and_counts_there(

@@ -121,9 +121,10 @@ status <- readLines("/proc/self/status")
 field <- function(k) trimws(sub(paste0("^", k, ":"), "", grep(paste0("^", k, ":"), status, value = TRUE)))
 net <- tryCatch({ s <- socketConnection("1.1.1.1", 80, timeout = 2); "open" }, error = function(e) "refused",
                 warning = function(w) "refused")
-cat(sprintf('{"uid": "%s", "cap_eff": "%s", "net": "%s", "root_writable": %s, "plugin_writable": %s}',
+writeLines(sprintf('{"uid": "%s", "cap_eff": "%s", "net": "%s", "root_writable": %s, "plugin_writable": %s}',
     strsplit(field("Uid"), "\\s+")[[1]][1], field("CapEff"), net,
-    tolower(file.access("/", 2) == 0), tolower(file.access("/plugin", 2) == 0)))
+    tolower(file.access("/", 2) == 0), tolower(file.access("/plugin", 2) == 0)),
+    Sys.getenv("OMNISCOPE_SCAN_OUTPUT"))
 """
 
 
@@ -147,3 +148,52 @@ def test_container_parses_the_corpus(docker_r_runner: DockerRRunner) -> None:
     report = scan_dir(CORPUS / "r_bad", PackageScanner(r_runner=docker_r_runner))
     assert ("R001", "r_bad.R", 2) in located(report)
     assert any(s.startswith("r-parser (R 4.") for s in report.scanners)
+
+
+def _long_clean_r_plugin(folder: Path, functions: int = 400) -> Path:
+    """A clean R plugin of about 2000 lines: many calls, so the extractor's facts are large."""
+    folder.mkdir()
+    body = "".join(
+        f"step_{i} <- function(df) {{\n"
+        f"  m <- mean(df$x, na.rm = TRUE) + stats::sd(df$x)\n"
+        f"  label <- paste0(\"column_\", {i}, \"_\", nrow(df))\n"
+        f"  data.frame(value = round(m, 3), label = toupper(label))\n"
+        f"}}\n"
+        for i in range(functions)
+    )
+    (folder / "long.R").write_text(body)
+    (folder / "manifest.json").write_text(json.dumps({"language": "r", "entry_point": "long.R"}))
+    return folder
+
+
+def test_a_long_clean_r_plugin_is_scanned_whole(
+    docker_r_runner: DockerRRunner, tmp_path: Path
+) -> None:
+    """The facts of 2000 lines are far over the container's log cap; they come back whole."""
+    from omniscope_jupyter.scan.r_scan import R_RULES_SCRIPT
+
+    plugin = _long_clean_r_plugin(tmp_path / "long")
+    assert len((plugin / "long.R").read_text().splitlines()) == 2000
+    out = docker_r_runner(R_RULES_SCRIPT, plugin, ["long.R"])
+    assert len(out.encode()) > 2 * 128 * 1024  # twice the json-file log cap (128 KiB)
+    [facts] = json.loads(out)["files"]
+    assert facts["error"] is None
+    assert {c["name"] for c in facts["calls"]} >= {"mean", "sd", "paste0", "data.frame"}
+    report = PackageScanner(r_runner=docker_r_runner).scan(
+        plugin, {"language": "r", "entry_point": "long.R"}
+    )
+    assert report.findings == [] and not report.blocking
+
+
+def test_a_symlinked_output_is_not_followed(
+    docker_r_runner: DockerRRunner, tmp_path: Path
+) -> None:
+    """The facts file is read like a plugin's result: a link planted in its place is refused."""
+    from omniscope_jupyter.scan.r_scan import RScanError
+
+    script = tmp_path / "link.R"
+    script.write_text('file.symlink("/etc/passwd", Sys.getenv("OMNISCOPE_SCAN_OUTPUT"))\n')
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "p.R").write_text("x <- 1\n")
+    with pytest.raises(RScanError, match="symbolic link"):
+        docker_r_runner(script, tmp_path / "pkg", ["p.R"])
