@@ -39,6 +39,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..archive import sha256_file
 from ..errors import InvalidPackage, SandboxUnavailable
 
 #: Where a plugin image's wheels are unpacked; the image puts it first on ``PYTHONPATH`` so a
@@ -591,15 +592,7 @@ def _r_satisfies(have: str, op: str, wanted: str) -> bool:
 
 def _has_wheel(directory: Path, wheel: dict[str, str]) -> bool:
     path = directory / wheel["filename"]
-    return path.is_file() and _sha256(path) == wheel["sha256"]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return path.is_file() and sha256_file(path) == wheel["sha256"]
 
 
 def _digest(value: Any) -> str:
