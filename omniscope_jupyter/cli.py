@@ -193,7 +193,7 @@ def cmd_rollback(args: argparse.Namespace) -> Any:
 
 
 def cmd_uninstall(args: argparse.Namespace) -> Any:
-    r = _manager(args).uninstall(args.plugin, user=args.user)
+    r = _core(args).uninstall(args.plugin, user=args.user)
     return r, lambda r: f"Uninstalled {r['plugin_id']} ({', '.join(r['versions'])})"
 
 

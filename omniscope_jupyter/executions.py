@@ -4,6 +4,15 @@ The REST handlers call the coroutines (``execute``, ``get``, ``cancel``, ``list_
 notebook magics call the blocking ``run`` / ``run_frame``. Docker and database calls block, so
 the coroutines push them to worker threads and the server's event loop never waits on them.
 
+Runs (and per-plugin image builds) get their own pool of ``max_concurrent_runs`` threads: a run
+holds its thread for up to the timeout, and on asyncio's default executor a few sleeping
+plugins would starve every other request. A run beyond the pool's size waits as ``queued``.
+
+Server, CLI and kernels may share a store. Each record names the process running it
+(``Execution.runner``); only that process's death makes it stale, and a cancel reaches any
+process's run: queued runs are cancelled in the record, running ones are flagged in the record
+and their container is killed through Docker by its run label.
+
 Answers carry a result DataFrame in pandas' "split" layout, ``{"columns", "index", "data"}``
 (rows as lists), which keeps column order and the index and is accepted back as ``input_data``.
 """
@@ -11,32 +20,43 @@ Answers carry a result DataFrame in pandas' "split" layout, ``{"columns", "index
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import docker.errors
 import pandas as pd
-from sqlalchemy import func, select
+import requests
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
-from .sandbox.dependencies import build_plugin_image
+from .sandbox.container import short_error, volume_name
+from .sandbox.dependencies import PLUGIN_IMAGE_REPO, build_plugin_image
 from .sandbox.jobs import PluginTarget, build_request
+from .sandbox.processes import is_alive, process_identity
 from .sandbox.runner import RunOutcome, RunRequest, SandboxRunner
 from .sandbox.settings import SandboxSettings
 from .sandbox.transfer import frame_to_split
-from .store.orm import Execution
+from .sandbox.volumes import remove_volume
+from .store.orm import Execution, PluginVersion
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ExecutionService", "FrameResult", "PluginTarget"]
 
 FINISHED = frozenset({"succeeded", "failed", "timeout", "oom", "cancelled"})
+#: Set as a running record's ``result`` by a cancel; the running process reads it.
+CANCEL_REQUESTED = "cancel_requested"
+#: Label of per-plugin images naming their lock (``dependencies._dockerfile``).
+LOCK_DIGEST_LABEL = "org.omniscope.lock-digest"
 #: A recorded result larger than this keeps its metadata but not its data.
 MAX_RECORDED_RESULT_BYTES = 8 * 1024 * 1024
 #: A result frame with more cells than this is not converted for the history at all.
@@ -76,23 +96,35 @@ class ExecutionService:
         self.session_factory = session_factory
         self.runner = runner
         self.settings = settings or runner.settings
-        self._tasks: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        self._tasks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._slots = max(1, self.settings.max_concurrent_runs)
+        self._pool = ThreadPoolExecutor(self._slots, thread_name_prefix="omniscope-run")
+        self._pending = 0
+        self._pending_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def startup(self) -> None:
-        """Reap containers left by a previous server and close its unfinished records."""
+        """Reap containers and close records left by processes on this store that died.
+
+        Runs of live processes (another server, the CLI, a kernel on the same store) are kept.
+        """
         await asyncio.to_thread(self._close_stale_records)
         await asyncio.to_thread(self.runner.reap)
 
     async def shutdown(self) -> None:
-        """Cancel background runs, wait briefly for them, and reap what is left."""
+        """Cancel this process's background runs, wait briefly for them, and reap its leftovers."""
         tasks = list(self._tasks.items())
         for execution_id, _task in tasks:
-            await asyncio.to_thread(self.runner.cancel, execution_id)
+            try:
+                await asyncio.to_thread(self._request_cancel, execution_id)
+                await asyncio.to_thread(self.runner.cancel, execution_id)
+            except SandboxUnavailable:
+                pass
         if tasks:
             await asyncio.wait([t for _, t in tasks], timeout=30)
         await asyncio.to_thread(self.runner.reap)
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- REST-facing coroutines ----------------------------------------------------------------
 
@@ -104,36 +136,46 @@ class ExecutionService:
         """
         is_async = bool(body.get("async")) if isinstance(body, dict) else False
         execution_id = str(uuid.uuid4())
-        target = await asyncio.to_thread(self.with_plugin_image, target)
-        request, warnings = build_request(
-            execution_id, target, body, max_timeout=self.settings.timeout
+        request, warnings = await asyncio.to_thread(
+            build_request, execution_id, target, body, max_timeout=self.settings.timeout
         )
-        await asyncio.to_thread(self._record_start, request, user)
+        future = asyncio.wrap_future(
+            await asyncio.to_thread(
+                self._submit, target, request, warnings, user, raise_unavailable=not is_async
+            )
+        )
         if not is_async:
-            return await asyncio.to_thread(self._run_recorded, request, warnings)
-        task = asyncio.create_task(asyncio.to_thread(self._run_recorded, request, warnings, False))
-        self._tasks[execution_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(execution_id, None))
-        return {"execution_id": execution_id, "plugin_id": target.plugin_id, "status": "running"}
+            return await future
+        self._tasks[execution_id] = future
+        future.add_done_callback(lambda _t: self._tasks.pop(execution_id, None))
+        status = (await self.get(target.plugin_id, execution_id))["status"]
+        return {"execution_id": execution_id, "plugin_id": target.plugin_id, "status": status}
 
     async def get(self, plugin_id: str, execution_id: str) -> dict[str, Any]:
         """The recorded execution (with its result once finished); ``NotFound`` otherwise."""
         return await asyncio.to_thread(self._get, plugin_id, execution_id)
 
     async def cancel(self, plugin_id: str, execution_id: str) -> dict[str, Any]:
-        """Kill a running execution's container and return its final record."""
+        """Cancel an execution of any process on this store and return its final record.
+
+        A queued run is cancelled in its record and never starts. A running one is flagged in
+        its record and its container killed through Docker; the process running it then
+        records ``cancelled`` (or this one does, when that process is dead).
+        """
         record = await self.get(plugin_id, execution_id)
         if record["status"] in FINISHED:
             raise Conflict(f"execution {execution_id} already finished ({record['status']})")
+        if not await asyncio.to_thread(self._request_cancel, execution_id):
+            # Cancelled while queued (its job returns at once when a slot picks it up).
+            return await self.get(plugin_id, execution_id)
         await asyncio.to_thread(self.runner.cancel, execution_id)
         task = self._tasks.get(execution_id)
         if task is not None:
             await asyncio.wait([task], timeout=30)
         else:
-            # A synchronous run in another request: it records its own end; give it a moment.
+            # Another request's synchronous run, or another process's: it records its own end.
             for _ in range(60):
-                record = await self.get(plugin_id, execution_id)
-                if record["status"] in FINISHED:
+                if await asyncio.to_thread(self._close_if_orphaned, execution_id):
                     break
                 await asyncio.sleep(0.5)
         return await self.get(plugin_id, execution_id)
@@ -145,13 +187,11 @@ class ExecutionService:
     # -- blocking API for the CLI and notebooks ------------------------------------------------
 
     def run(self, target: PluginTarget, body: Any, user: str = "") -> dict[str, Any]:
-        """Blocking ``execute`` (``async`` ignored) for ``omniplug run``."""
-        target = self.with_plugin_image(target)
+        """Blocking ``execute`` (``async`` ignored) for ``omniplug run``; waits for a slot."""
         request, warnings = build_request(
             str(uuid.uuid4()), target, body, max_timeout=self.settings.timeout
         )
-        self._record_start(request, user)
-        return self._run_recorded(request, warnings)
+        return self._submit(target, request, warnings, user).result()
 
     def run_frame(
         self,
@@ -169,13 +209,11 @@ class ExecutionService:
             body["extension_point"] = extension_point
         if timeout is not None:
             body["timeout"] = timeout
-        target = self.with_plugin_image(target)
         request, warnings = build_request(
             str(uuid.uuid4()), target, body, max_timeout=self.settings.timeout, frame=frame
         )
-        self._record_start(request, user)
         outcome_box: list[RunOutcome] = []
-        answer = self._run_recorded(request, warnings, keep=outcome_box)
+        answer = self._submit(target, request, warnings, user, keep=outcome_box).result()
         data = outcome_box[0].data if outcome_box else None
         return FrameResult(data=data, answer=answer)
 
@@ -199,7 +237,140 @@ class ExecutionService:
             ) from exc
         return replace(target, image=tag)
 
+    def lock_digests(self, plugin_id: str | None = None) -> set[str]:
+        """Digests of the dependency locks of ``plugin_id``'s versions (None: of every plugin)."""
+        query = select(PluginVersion.dependencies)
+        if plugin_id is not None:
+            query = query.where(PluginVersion.plugin_name == plugin_id)
+        with self.session_factory() as session:
+            locks = session.scalars(query).all()
+        return {str(lock["digest"]) for lock in locks if isinstance(lock, dict) and lock.get("digest")}
+
+    def forget_plugin(self, plugin_id: str, lock_digests: Iterable[str] = ()) -> None:
+        """Remove what the sandbox kept for an uninstalled plugin (blocking, best effort).
+
+        Its ``/data`` volume goes, so a later plugin of the same name starts empty; so do the
+        per-plugin images of ``lock_digests`` (the uninstalled plugin's locks, taken before
+        uninstalling) that no installed plugin of this store still uses. An image a container
+        still uses is kept. Failures are logged, never raised: the plugin is already gone.
+        """
+        try:
+            client = self.runner.client()
+        except SandboxUnavailable as exc:
+            log.warning("sandbox leftovers of %s kept (Docker unavailable): %s", plugin_id, exc.message)
+            return
+        remove_volume(client, volume_name(self.settings.owner, plugin_id))
+        unused = set(lock_digests) - self.lock_digests()
+        for digest in sorted(unused):
+            try:
+                images = client.images.list(
+                    name=PLUGIN_IMAGE_REPO, filters={"label": f"{LOCK_DIGEST_LABEL}={digest}"}
+                )
+                for image in images:
+                    for tag in image.tags or [str(image.id)]:
+                        client.images.remove(tag)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                log.warning("could not remove the image of lock %s of %s: %s", digest, plugin_id, short_error(exc))
+
     # -- internals (blocking) ---------------------------------------------------------------
+
+    def _submit(
+        self,
+        target: PluginTarget,
+        request: RunRequest,
+        warnings: list[str],
+        user: str,
+        raise_unavailable: bool = True,
+        keep: list[RunOutcome] | None = None,
+    ) -> Future[dict[str, Any]]:
+        """Record the run (``queued`` when every slot is taken) and hand it to the run pool."""
+        with self._pending_lock:
+            status = "running" if self._pending < self._slots else "queued"
+            self._pending += 1
+        try:
+            self._record_start(request, user, status)
+            return self._pool.submit(
+                self._job, target, request, warnings, raise_unavailable, keep
+            )
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        with self._pending_lock:
+            self._pending -= 1
+
+    def _job(
+        self,
+        target: PluginTarget,
+        request: RunRequest,
+        warnings: list[str],
+        raise_unavailable: bool,
+        keep: list[RunOutcome] | None,
+    ) -> dict[str, Any]:
+        """One run in a pool thread: claim it (unless cancelled while queued), build, run."""
+        try:
+            if not self._claim(request.execution_id):
+                return self._get(request.plugin_id, request.execution_id)
+            try:
+                target = self.with_plugin_image(target)
+            except SandboxUnavailable as exc:
+                answer = self._record_end(
+                    request.execution_id, RunOutcome(status="failed", errors=[exc.message])
+                )
+                if raise_unavailable:
+                    raise
+                return answer
+            request = replace(request, image=target.image)
+            return self._run_recorded(request, warnings, raise_unavailable, keep)
+        finally:
+            self._release()
+
+    def _claim(self, execution_id: str) -> bool:
+        """Mark a queued run as running; False when it was cancelled (or deleted) meanwhile."""
+        with self.session_factory() as session, session.begin():
+            changed = session.execute(
+                update(Execution)
+                .where(Execution.id == execution_id, Execution.status.in_(["queued", "running"]))
+                .values(status="running")
+            )
+            return bool(getattr(changed, "rowcount", 0))
+
+    def _request_cancel(self, execution_id: str) -> bool:
+        """Cancel a queued run in its record (False), or flag a running one (True: kill it)."""
+        with self.session_factory() as session, session.begin():
+            row = session.get(Execution, execution_id)
+            if row is None or row.status in FINISHED:
+                return False
+            if row.status == "queued":
+                row.status = "cancelled"
+                row.result = self._note("cancelled before it started")
+                row.finished_at = datetime.now(UTC)
+                return False
+            row.result = {CANCEL_REQUESTED: True}
+            return True
+
+    def _cancel_requested(self, execution_id: str) -> bool:
+        with self.session_factory() as session:
+            row = session.get(Execution, execution_id)
+            return row is not None and bool((row.result or {}).get(CANCEL_REQUESTED))
+
+    def _close_if_orphaned(self, execution_id: str) -> bool:
+        """True when the run is finished, or its process died and this one recorded the cancel."""
+        with self.session_factory() as session, session.begin():
+            row = session.get(Execution, execution_id)
+            if row is None or row.status in FINISHED:
+                return True
+            if is_alive(row.runner):
+                return False
+            row.status = "cancelled"
+            row.result = self._note("cancelled; the process that ran it had stopped")
+            row.finished_at = datetime.now(UTC)
+            return True
+
+    @staticmethod
+    def _note(error: str) -> dict[str, Any]:
+        return {"data": None, "metadata": {}, "logs": [], "warnings": [], "errors": [error]}
 
     def _run_recorded(
         self,
@@ -209,12 +380,16 @@ class ExecutionService:
         keep: list[RunOutcome] | None = None,
     ) -> dict[str, Any]:
         try:
-            outcome = self.runner.run(request)
+            outcome = self.runner.run(
+                request, functools.partial(self._cancel_requested, request.execution_id)
+            )
         except SandboxUnavailable as exc:
-            self._record_end(request.execution_id, RunOutcome(status="failed", errors=[exc.message]))
+            answer = self._record_end(
+                request.execution_id, RunOutcome(status="failed", errors=[exc.message])
+            )
             if raise_unavailable:
                 raise
-            return self._get(request.plugin_id, request.execution_id)
+            return answer
         except Exception as exc:
             log.exception("sandbox run %s crashed", request.execution_id)
             outcome = RunOutcome(status="failed", errors=[f"internal error: {exc}"])
@@ -233,7 +408,7 @@ class ExecutionService:
         answer["data"] = data
         return answer
 
-    def _record_start(self, request: RunRequest, user: str) -> None:
+    def _record_start(self, request: RunRequest, user: str, status: str = "running") -> None:
         with self.session_factory() as session, session.begin():
             session.add(
                 Execution(
@@ -241,10 +416,11 @@ class ExecutionService:
                     plugin_name=request.plugin_id,
                     version=request.version,
                     extension_point=request.extension_point,
-                    status="running",
+                    status=status,
                     parameters=request.parameters,
                     input_shape=_shape(request.data),
                     user=user,
+                    runner=process_identity(),
                 )
             )
 
@@ -307,13 +483,16 @@ class ExecutionService:
         return {"executions": items, "total": total or 0, "page": page, "page_size": page_size}
 
     def _close_stale_records(self) -> None:
+        """Fail the unfinished records of processes that died (on this host); keep the rest."""
         with self.session_factory() as session, session.begin():
-            for row in session.scalars(select(Execution).where(Execution.status.in_(["queued", "running"]))):
+            unfinished = select(Execution).where(Execution.status.in_(["queued", "running"]))
+            for row in session.scalars(unfinished):
+                if is_alive(row.runner):
+                    continue
                 row.status = "failed"
-                row.result = {
-                    "data": None, "metadata": {}, "logs": [], "warnings": [],
-                    "errors": ["the server stopped before this execution finished"],
-                }
+                row.result = self._note(
+                    "the process running this execution stopped before it finished"
+                )
                 row.finished_at = datetime.now(UTC)
 
     @staticmethod

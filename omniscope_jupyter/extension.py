@@ -148,6 +148,21 @@ class OmniscopeApp(ExtensionApp):
     sandbox_log_cap_bytes = Int(
         64 * 1024, help="Captured stdout and stderr of a run are each cut to this size."
     ).tag(config=True)
+    sandbox_max_concurrent_runs = Int(
+        4, help="Runs this process executes at once; more wait as 'queued' (the API stays free)."
+    ).tag(config=True)
+    sandbox_max_output_decoded_bytes = Int(
+        512 * 1024 * 1024,
+        help="A run's Arrow output is refused, before decoding, past this decoded size.",
+    ).tag(config=True)
+    sandbox_max_output_cells = Int(
+        10_000_000, help="A run's Arrow output is refused, before decoding, past this many values."
+    ).tag(config=True)
+    sandbox_max_volume_bytes = Int(
+        1024 * 1024 * 1024,
+        help="A file_system plugin's /data volume is emptied (with a warning) when a run leaves "
+        "it larger than this (checked after each run).",
+    ).tag(config=True)
     sandbox_image_mode = Unicode(
         "offline",
         help="offline: build the runner image from a debootstrap of Debian (no registry needed); "
@@ -170,6 +185,10 @@ class OmniscopeApp(ExtensionApp):
             pids=self.sandbox_pids,
             tmpfs_size=self.sandbox_tmpfs_size,
             log_cap_bytes=self.sandbox_log_cap_bytes,
+            max_concurrent_runs=self.sandbox_max_concurrent_runs,
+            max_output_decoded_bytes=self.sandbox_max_output_decoded_bytes,
+            max_output_cells=self.sandbox_max_output_cells,
+            max_volume_bytes=self.sandbox_max_volume_bytes,
             image_mode=self.sandbox_image_mode,
             work_dir=data_dir / "runs",
             owner=owner_for(data_dir),

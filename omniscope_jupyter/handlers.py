@@ -255,7 +255,7 @@ class PluginHandler(PluginsAPIHandler):
     @web.authenticated
     @authorized
     async def delete(self, plugin_id: str) -> None:
-        self.reply(await self.in_thread(self.manager.uninstall, plugin_id, user=self.username))
+        self.reply(await self.in_thread(self.core.uninstall, plugin_id, user=self.username))
 
 
 class EnableHandler(PluginsAPIHandler):

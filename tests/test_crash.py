@@ -138,3 +138,17 @@ def test_restart_loses_nothing(tmp_path: Path, package: Callable[..., Path]) -> 
     assert (details["active_version"], details["enabled"]) == ("1.1.0", True)
     assert [h["action"] for h in details["history"]] == ["install", "install", "enable", "update"]
     again.close()
+
+
+def test_a_store_from_before_a_new_column_is_upgraded(tmp_path: Path) -> None:
+    """``executions.runner`` came later: an older database gets the column at open."""
+    import sqlite3
+
+    (tmp_path / "s").mkdir()
+    db = tmp_path / "s" / "omniscope.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE executions (id VARCHAR(36) PRIMARY KEY, plugin_name VARCHAR(64))")
+    PluginManager(tmp_path / "s").close()
+    with sqlite3.connect(db) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(executions)")}
+    assert "runner" in columns

@@ -2,6 +2,9 @@
 
 The only path from a plugin's manifest to container options is :func:`container_options`, which
 maps the four declared permissions onto fixed choices; nothing else in a manifest reaches Docker.
+Every run container is labelled with its run, its store (``OWNER_LABEL``) and the process that
+started it (``PROCESS_LABEL``): server, CLI and kernels share a store, and each may only reap
+its own containers and those of processes that died.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,14 +24,20 @@ from docker.types import LogConfig, Ulimit
 
 from ..errors import SandboxUnavailable
 from ..manifest import PERMISSIONS as MANIFEST_PERMISSIONS
+from .processes import is_alive, process_identity
 from .settings import SandboxSettings
 
 log = logging.getLogger(__name__)
 
-#: Every run container carries this label (value: the execution id) and ``OWNER_LABEL``.
+#: Every run container carries this label (value: the execution id), ``OWNER_LABEL`` (the
+#: store) and ``PROCESS_LABEL`` (``host:pid:start`` of the process that started it).
 RUN_LABEL = "omniscope.run"
 OWNER_LABEL = "omniscope.owner"
+PROCESS_LABEL = "omniscope.process"
 PLUGIN_LABEL = "omniscope.plugin"
+#: The network of plugins holding ``network``: a bridge without container-to-container traffic
+#: (``enable_icc=false``), so a plugin cannot reach other sandbox containers.
+SANDBOX_NETWORK = "omniscope-sandbox"
 #: Where the ``file_system`` permission's per-plugin volume is mounted.
 DATA_DIR = "/data"
 PERMISSIONS = frozenset(MANIFEST_PERMISSIONS)
@@ -61,19 +71,49 @@ def docker_client(timeout: float = 30.0) -> docker.DockerClient:
             client.close()
         raise SandboxUnavailable(
             "the Docker engine is not reachable, so plugins cannot run; start it "
-            f"(scripts/ensure-docker.sh) and retry ({_short(exc)})"
+            f"(scripts/ensure-docker.sh) and retry ({short_error(exc)})"
         ) from exc
     return client
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
+    """An exception's text, cut for one-line messages."""
     text = str(exc) or type(exc).__name__
     return text if len(text) < 200 else text[:200] + "..."
 
 
-def volume_name(plugin_id: str) -> str:
-    """Name of the plugin's persistent ``file_system`` volume (plugin ids are already safe)."""
-    return "omniscope-data-" + re.sub(r"[^a-zA-Z0-9_.-]", "_", plugin_id)
+def volume_name(owner: str, plugin_id: str) -> str:
+    """Name of the plugin's persistent ``file_system`` volume in the store ``owner``.
+
+    The store's hash keeps two stores on one engine apart; the volume is removed at uninstall
+    (``ExecutionService.forget_plugin``), so a later plugin of the same name starts empty.
+    """
+    safe = re.sub(r"[^a-zA-Z0-9_.-]", "_", f"{owner}-{plugin_id}")
+    return "omniscope-data-" + safe
+
+
+def ensure_network(client: docker.DockerClient) -> str:
+    """Create the sandbox network on first need (idempotent across processes); its name."""
+    if _network_exists(client):
+        return SANDBOX_NETWORK
+    try:
+        client.networks.create(
+            SANDBOX_NETWORK,
+            driver="bridge",
+            options={"com.docker.network.bridge.enable_icc": "false"},
+            check_duplicate=True,
+            labels={"omniscope.network": "sandbox"},
+        )
+    except docker.errors.APIError as exc:
+        if not _network_exists(client):  # not a lost creation race
+            raise
+        log.debug("sandbox network created meanwhile: %s", short_error(exc))
+    return SANDBOX_NETWORK
+
+
+def _network_exists(client: docker.DockerClient) -> bool:
+    # The engine's name filter matches substrings; compare exactly.
+    return any(n.name == SANDBOX_NETWORK for n in client.networks.list(names=[SANDBOX_NETWORK]))
 
 
 @dataclass(frozen=True)
@@ -101,7 +141,7 @@ def container_options(
         str(mounts.out_dir): {"bind": "/out", "mode": "rw"},
     }
     if "file_system" in permissions:
-        volumes[volume_name(plugin_id)] = {"bind": DATA_DIR, "mode": "rw"}
+        volumes[volume_name(settings.owner, plugin_id)] = {"bind": DATA_DIR, "mode": "rw"}
     return {
         "image": image,
         "command": ["python3", "/opt/omniscope/omniscope_runner.py"],
@@ -111,12 +151,13 @@ def container_options(
         "labels": {
             RUN_LABEL: execution_id,
             OWNER_LABEL: settings.owner,
+            PROCESS_LABEL: process_identity(),
             PLUGIN_LABEL: plugin_id,
         },
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "read_only": True,
-        "network_mode": "bridge" if "network" in permissions else "none",
+        "network_mode": SANDBOX_NETWORK if "network" in permissions else "none",
         "pids_limit": settings.pids,
         "mem_limit": settings.memory,
         "memswap_limit": settings.memory,
@@ -146,13 +187,20 @@ def remove_quietly(container: Any) -> None:
         pass
     except docker.errors.APIError as exc:
         if "already in progress" not in str(exc):
-            log.warning("could not remove sandbox container %s: %s", container.id[:12], exc)
+            log.warning("could not remove sandbox container %s: %s", container.id[:12], short_error(exc))
 
 
-def reap(client: docker.DockerClient, owner: str | None = None, execution_id: str | None = None) -> int:
-    """Remove labelled run containers (all of ``owner``'s, or one run's); return how many.
+def reap(
+    client: docker.DockerClient,
+    owner: str | None = None,
+    execution_id: str | None = None,
+    *,
+    keep: Callable[[dict[str, str]], bool] | None = None,
+) -> int:
+    """Remove labelled run containers (``owner``'s, or one run's) unless ``keep(labels)``.
 
-    Called at startup, at shutdown and after every run, whatever happened, so nothing leaks.
+    Called after every run for that run; at start and stop with :func:`not_orphan` as ``keep``.
+    Returns how many were removed.
     """
     labels = [RUN_LABEL if execution_id is None else f"{RUN_LABEL}={execution_id}"]
     if owner is not None:
@@ -160,8 +208,27 @@ def reap(client: docker.DockerClient, owner: str | None = None, execution_id: st
     try:
         containers = client.containers.list(all=True, filters={"label": labels})
     except (docker.errors.APIError, requests.RequestException) as exc:
-        log.warning("sandbox reaper could not list containers: %s", exc)
+        log.warning("sandbox reaper could not list containers: %s", short_error(exc))
         return 0
+    removed = 0
     for container in containers:
+        if keep is not None and keep(container.labels or {}):
+            continue
         remove_quietly(container)
-    return len(containers)
+        removed += 1
+    return removed
+
+
+def not_orphan(labels: dict[str, str]) -> bool:
+    """Keep a container whose starting process lives and is not this one (another's run).
+
+    A container of this process is removed (at shutdown); one of a dead process on this host,
+    or without a process label (from before labels existed), is an orphan and removed too.
+    """
+    identity = labels.get(PROCESS_LABEL)
+    return identity != process_identity() and is_alive(identity)
+
+
+def find_run(client: docker.DockerClient, execution_id: str) -> list[Any]:
+    """The containers of one run, whichever process started it."""
+    return list(client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={execution_id}"}))

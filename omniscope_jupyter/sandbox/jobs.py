@@ -2,7 +2,8 @@
 
 Pure checks, no Docker and no database: the config is the manifest's defaults merged with the
 caller's values and type-checked, the extension point must be one the plugin declares, the
-input becomes a DataFrame, and ``read_data`` decides whether the plugin sees it at all.
+input becomes a DataFrame and then Arrow IPC (a column Arrow cannot type is a 400 here, before
+any record or container exists), and ``read_data`` decides whether the plugin sees it at all.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ..errors import Conflict, InvalidRequest
 from ..manifest import CONFIG_TYPES, config_value_ok
 from .container import PERMISSIONS
 from .runner import RunRequest
-from .transfer import TransferError, frame_from_input
+from .transfer import TransferError, frame_from_input, frame_to_ipc
 
 LANGUAGES = {"python": "python", "r": "r"}
+
 
 @dataclass(frozen=True)
 class PluginTarget:
@@ -110,6 +113,7 @@ def build_request(
     if data is not None and "read_data" not in target.permissions:
         data = None
         warnings.append("input data withheld: the plugin lacks the read_data permission")
+    data_ipc = encode_input(data) if isinstance(data, pd.DataFrame) else None
     entry = target.manifest.get("entry_point")
     if not isinstance(entry, str) or not entry:
         raise InvalidRequest(f"plugin {target.plugin_id!r} has no entry_point in its manifest")
@@ -127,5 +131,28 @@ def build_request(
         data=data,
         timeout=min(float(timeout), max_timeout),
         image=target.image,
+        data_ipc=data_ipc,
     )
     return request, warnings
+
+
+def encode_input(frame: pd.DataFrame) -> bytes:
+    """``frame`` as Arrow IPC, or ``InvalidRequest`` naming the column Arrow cannot type."""
+    try:
+        return frame_to_ipc(frame)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        detail = exc.args[0] if exc.args else exc
+        raise InvalidRequest(
+            f"input_data {_culprit(frame)} cannot be typed ({detail}); give each column values "
+            "of one type"
+        ) from exc
+
+
+def _culprit(frame: pd.DataFrame) -> str:
+    """Which part of ``frame`` Arrow refuses: the first such column, else the index."""
+    for position, name in enumerate(frame.columns):
+        try:
+            pa.Array.from_pandas(frame.iloc[:, position])
+        except (pa.ArrowException, TypeError, ValueError):
+            return f"column {name!r}"
+    return "index"

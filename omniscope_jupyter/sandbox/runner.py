@@ -26,12 +26,16 @@ import docker.errors
 import pandas as pd
 import requests
 from docker.utils.socket import STDERR, STDOUT, frames_iter
+from urllib3.exceptions import ReadTimeoutError
 
 from ..errors import SandboxUnavailable
 from . import container as ctr
+from .arrow_limits import check_stream
 from .images import Progress, ensure_images
+from .processes import is_alive, process_identity
 from .settings import SandboxSettings
 from .transfer import TransferError, frame_to_ipc, ipc_to_frame
+from .volumes import check_volume, ensure_volume
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,8 @@ class RunRequest:
     timeout: float
     #: A per-plugin image (dependencies layered on the runner image); None: the runner image.
     image: str | None = None
+    #: ``data`` already encoded as Arrow IPC (``jobs.build_request`` checks it encodes).
+    data_ipc: bytes | None = None
 
 
 @dataclass
@@ -181,6 +187,8 @@ class SandboxRunner:
         self._lock = threading.Lock()
         self._active: dict[str, Any] = {}
         self._cancelled: set[str] = set()
+        #: Runs whose container could not be removed (engine gone): retried on the next run.
+        self._leftovers: set[str] = set()
 
     # -- engine and images -------------------------------------------------------------------
 
@@ -193,8 +201,15 @@ class SandboxRunner:
                 return client
             except (docker.errors.DockerException, requests.RequestException, OSError):
                 self._client = None
+                client.close()  # its pooled connections are dead; don't leak their sockets
         self._client = self._client_factory()
         return self._client
+
+    def close(self) -> None:
+        """Close the Docker client's connections (a later call reconnects)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def images(self) -> dict[str, str]:
         """``{language: tag}`` of the runner images, built on first need."""
@@ -203,38 +218,62 @@ class SandboxRunner:
         return self._images
 
     def reap(self) -> int:
-        """Remove every leftover container of this server (startup/shutdown)."""
+        """Remove this process's containers and those of dead processes on the store.
+
+        Runs of other live processes on the same store (CLI, kernels, another server) are left
+        alone; so are those started on another host.
+        """
         try:
-            return ctr.reap(self.client(), owner=self.settings.owner)
+            return ctr.reap(self.client(), owner=self.settings.owner, keep=ctr.not_orphan)
         except SandboxUnavailable:
             return 0
 
     # -- runs ----------------------------------------------------------------------------
 
     def cancel(self, execution_id: str) -> bool:
-        """Kill the run's container; the run then ends as ``cancelled``. False if not running."""
+        """Kill the run's container, whichever process started it. False if none was found.
+
+        A run of this process then ends as ``cancelled``; another process learns it from the
+        record (see ``ExecutionService.cancel``). A container whose process died is removed.
+        """
         with self._lock:
             self._cancelled.add(execution_id)
-            container = self._active.get(execution_id)
-        if container is None:
-            return False
-        try:
-            container.kill()
-        except docker.errors.APIError:
-            pass  # already exited: the run finishes on its own and reports cancelled
-        return True
+        found = ctr.find_run(self.client(), execution_id)
+        for container in found:
+            identity = (container.labels or {}).get(ctr.PROCESS_LABEL)
+            if identity != process_identity() and not is_alive(identity):
+                ctr.remove_quietly(container)
+                continue
+            try:
+                container.kill()
+            except docker.errors.APIError:
+                # Created but not started yet (or already exited): removing it stops the run.
+                ctr.remove_quietly(container)
+        return bool(found)
 
-    def run(self, request: RunRequest) -> RunOutcome:
-        """Run one job to completion (or timeout/oom/cancel) and return its outcome."""
+    def run(
+        self, request: RunRequest, cancelled: Callable[[], bool] | None = None
+    ) -> RunOutcome:
+        """Run one job to completion (or timeout/oom/cancel) and return its outcome.
+
+        ``cancelled`` tells whether someone (possibly another process) asked to cancel the run;
+        it is asked once the container exists and again when the run ended.
+        """
         client = self.client()
+        self._reap_leftovers(client)
         image = request.image or self.images().get(request.language)
         if image is None:
             raise SandboxUnavailable(f"no runner image for language {request.language!r}")
         run_dir = self.settings.work_dir / request.execution_id
         started = time.monotonic()
         container = None
+        was_cancelled = lambda: self._is_cancelled(request.execution_id, cancelled)
         try:
             mounts = self._prepare_dirs(run_dir, request.plugin_dir)
+            if "network" in request.permissions:
+                ctr.ensure_network(client)
+            if "file_system" in request.permissions:
+                ensure_volume(client, self.settings, request.plugin_id)
             options = ctr.container_options(
                 execution_id=request.execution_id,
                 plugin_id=request.plugin_id,
@@ -250,8 +289,7 @@ class SandboxRunner:
                 raise SandboxUnavailable(f"runner image {image} is missing: {exc}") from exc
             with self._lock:
                 self._active[request.execution_id] = container
-                cancelled = request.execution_id in self._cancelled
-            if cancelled:
+            if was_cancelled():
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
             collector = OutputCollector(
                 container.attach_socket(params={"stdout": 1, "stderr": 1, "stream": 1}),
@@ -265,23 +303,59 @@ class SandboxRunner:
             collector.join(timeout=10)
             collector.close()
             outcome = self._collect(
-                container, mounts.out_dir, request, exit_code, timed_out, collector
+                container, mounts.out_dir, request, exit_code, timed_out, collector, was_cancelled
             )
         except (docker.errors.APIError, requests.RequestException) as exc:
-            raise SandboxUnavailable(f"the Docker engine failed during the run: {exc}") from exc
+            if was_cancelled():  # e.g. another process removed the container before it started
+                outcome = RunOutcome(status="cancelled", errors=["the run was cancelled"])
+            else:
+                raise SandboxUnavailable(
+                    f"the Docker engine failed during the run: {exc}"
+                ) from exc
         finally:
             with self._lock:
                 self._active.pop(request.execution_id, None)
                 self._cancelled.discard(request.execution_id)
-            if container is not None:
-                ctr.remove_quietly(container)
-            try:
-                ctr.reap(client, execution_id=request.execution_id)
-            except Exception:
-                log.exception("reaping run %s failed", request.execution_id)
+            self._remove_run(client, container, request.execution_id)
             shutil.rmtree(run_dir, ignore_errors=True)
         outcome.duration_ms = round((time.monotonic() - started) * 1000, 1)
+        if "file_system" in request.permissions:
+            warning = check_volume(
+                client, self.settings, image, request.plugin_id, request.execution_id
+            )
+            if warning:
+                outcome.warnings.append(warning)
         return outcome
+
+    def _is_cancelled(self, execution_id: str, asked: Callable[[], bool] | None) -> bool:
+        with self._lock:
+            if execution_id in self._cancelled:
+                return True
+        return bool(asked and asked())
+
+    def _remove_run(self, client: docker.DockerClient, container: Any, execution_id: str) -> None:
+        """Remove the run's container(s); when the engine is gone, remember them for later."""
+        try:
+            if container is not None:
+                try:
+                    container.remove(force=True, v=True)
+                except docker.errors.NotFound:
+                    pass
+            for left in ctr.find_run(client, execution_id):
+                ctr.remove_quietly(left)
+        except (docker.errors.APIError, requests.RequestException) as exc:
+            if "already in progress" in str(exc):
+                return
+            log.warning("could not remove the container of run %s: %s", execution_id, ctr.short_error(exc))
+            with self._lock:
+                self._leftovers.add(execution_id)
+
+    def _reap_leftovers(self, client: docker.DockerClient) -> None:
+        """Remove containers a lost engine connection kept us from removing (best effort)."""
+        with self._lock:
+            leftovers, self._leftovers = self._leftovers, set()
+        for execution_id in leftovers:
+            self._remove_run(client, None, execution_id)
 
     def _prepare_dirs(self, run_dir: Path, plugin_dir: Path) -> ctr.Mounts:
         if not plugin_dir.is_dir():
@@ -308,8 +382,9 @@ class SandboxRunner:
             "extension_point": request.extension_point,
             "permissions": sorted(request.permissions),
         }
-        if isinstance(request.data, pd.DataFrame):
-            (job_dir / "input.arrow").write_bytes(frame_to_ipc(request.data))
+        if request.data_ipc is not None or isinstance(request.data, pd.DataFrame):
+            encoded = request.data_ipc if request.data_ipc is not None else frame_to_ipc(request.data)
+            (job_dir / "input.arrow").write_bytes(encoded)
             job["data_kind"] = "frame"
         elif request.data is not None:
             job["data_kind"], job["data"] = "json", request.data
@@ -319,10 +394,21 @@ class SandboxRunner:
         (job_dir / "ready").touch()  # last: the runner starts reading only once this exists
 
     def _wait(self, container: Any, timeout: float, started: float) -> tuple[int | None, bool]:
+        """Exit code and whether the run timed out; ``SandboxUnavailable`` if the engine went.
+
+        docker-py reports a read timeout while waiting as ``ConnectionError(ReadTimeoutError)``
+        (the engine answers the headers at once, the body at exit): only that is a timeout.
+        A dropped connection or a cut answer means the engine died or restarted mid-run.
+        """
         remaining = max(0.5, timeout - (time.monotonic() - started))
         try:
             answer = container.wait(timeout=remaining)
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        except requests.RequestException as exc:
+            if not _is_read_timeout(exc):
+                raise SandboxUnavailable(
+                    "the Docker engine stopped answering during the run; the run's container "
+                    f"is removed once the engine is back ({ctr.short_error(exc)})"
+                ) from exc
             try:
                 container.kill()
             except docker.errors.APIError:
@@ -338,6 +424,7 @@ class SandboxRunner:
         exit_code: int | None,
         timed_out: bool,
         collector: OutputCollector,
+        was_cancelled: Callable[[], bool],
     ) -> RunOutcome:
         settings = self.settings
         container.reload()
@@ -347,9 +434,7 @@ class SandboxRunner:
             "stderr": collector.text("stderr"),
             "exit_code": exit_code,
         }
-        with self._lock:
-            cancelled = request.execution_id in self._cancelled
-        if cancelled:
+        if was_cancelled():
             return RunOutcome(status="cancelled", errors=["the run was cancelled"], **base)
         if timed_out:
             return RunOutcome(
@@ -391,17 +476,34 @@ class SandboxRunner:
                 return RunOutcome(status="failed", errors=errors, peak_memory_bytes=peak, **base)
             frame = None
             encoded = payload.get("result")
-            if isinstance(encoded, dict) and encoded.get("data_kind") == "frame":
-                arrow = read_output(dir_fd, "data.arrow", self.settings.max_output_bytes)
-                if arrow is None:
-                    raise OutputRefused("data.arrow is missing")
-                frame = ipc_to_frame(arrow)
+            wants_frame = isinstance(encoded, dict) and encoded.get("data_kind") == "frame"
+            # Without write_data the data is dropped anyway: never read or decode it.
+            if wants_frame and "write_data" in request.permissions:
+                frame = self._read_frame(dir_fd)
         finally:
             os.close(dir_fd)
         outcome = validate_result(encoded, frame, request.permissions)
         outcome.peak_memory_bytes = peak
         outcome.stdout, outcome.stderr, outcome.exit_code = base["stdout"], base["stderr"], base["exit_code"]
         return outcome
+
+
+    def _read_frame(self, dir_fd: int) -> pd.DataFrame:
+        """``data.arrow`` as a DataFrame, refused before decoding when it would be too large."""
+        settings = self.settings
+        arrow = read_output(dir_fd, "data.arrow", settings.max_output_bytes)
+        if arrow is None:
+            raise OutputRefused("data.arrow is missing")
+        check_stream(
+            arrow, max_bytes=settings.max_output_decoded_bytes, max_cells=settings.max_output_cells
+        )
+        return ipc_to_frame(arrow)
+
+
+def _is_read_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -448,11 +550,12 @@ def validate_result(encoded: Any, frame: pd.DataFrame | None, permissions: froze
     unknown = sorted(set(body) - set(RESULT_KEYS))
     if problems:
         return RunOutcome(status="failed", errors=["invalid plugin result: " + "; ".join(problems)])
-    data = frame if encoded.get("data_kind") == "frame" else encoded.get("data")
+    is_frame = encoded.get("data_kind") == "frame"
+    data = frame if is_frame else encoded.get("data")
     warnings = lists["warnings"]
     if unknown:
         warnings.append("ignored unknown result keys: " + ", ".join(unknown))
-    if data is not None and "write_data" not in permissions:
+    if (data is not None or is_frame) and "write_data" not in permissions:
         data = None
         warnings.append("returned data dropped: the plugin lacks the write_data permission")
     return RunOutcome(

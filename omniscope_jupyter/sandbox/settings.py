@@ -35,8 +35,18 @@ class SandboxSettings:
     log_cap_bytes: int = 64 * 1024
     #: ``result.json`` larger than this is refused (the data frame travels apart, as Arrow).
     max_result_json_bytes: int = 16 * 1024 * 1024
-    #: Arrow output larger than this is refused.
+    #: Arrow output larger than this (on disk, possibly compressed) is refused.
     max_output_bytes: int = 256 * 1024 * 1024
+    #: Arrow output whose buffers would decode to more than this is refused before decoding.
+    max_output_decoded_bytes: int = 512 * 1024 * 1024
+    #: Arrow output with more values than this (rows x columns, nested values included) is
+    #: refused before decoding: a null or run-end-encoded column has a length but no bytes.
+    max_output_cells: int = 10_000_000
+    #: Runs (and per-plugin image builds) at once in one process; more wait as ``queued``.
+    max_concurrent_runs: int = 4
+    #: A ``file_system`` volume found larger than this after a run is emptied (with a warning):
+    #: Docker's local volumes on overlay2 cannot be size-capped, so it is checked, not enforced.
+    max_volume_bytes: int = 1024 * 1024 * 1024
     #: ``offline``: debootstrap + ``docker import`` (no registry); ``pull``: plain Dockerfiles
     #: ``FROM python:3.11-slim`` / ``FROM r-base`` for machines that can pull.
     image_mode: str = "offline"
@@ -47,7 +57,8 @@ class SandboxSettings:
     cache_dir: Path = CACHE_DIR
     #: Per-run job/output directories live here (bind-mounted into the container).
     work_dir: Path = field(default_factory=lambda: CACHE_DIR / "runs")
-    #: Label value naming this server's containers, so the reaper never removes another's.
+    #: Label value naming the store whose runs a container belongs to (``owner_for``); with the
+    #: process label (``processes.process_identity``) it tells the reaper whose container it is.
     owner: str = "default"
 
     @property
@@ -57,5 +68,6 @@ class SandboxSettings:
 
 
 def owner_for(data_dir: Path) -> str:
-    """The owner label of the containers of the store at ``data_dir`` (one per server)."""
+    """The owner label of the containers of the store at ``data_dir`` (shared by every process
+    on that store: server, CLI, kernels; the process label tells them apart)."""
     return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:16]

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Table, create_engine, event, text
+from sqlalchemy import Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +61,24 @@ def create_schema(engine: Engine, tables: list[Table] | None = None) -> None:
     with engine.begin() as conn:
         lock_schema(conn)
         Base.metadata.create_all(conn, tables=tables)
+        _add_new_columns(conn)
+
+
+#: Columns added after a table was first released: ``create_all`` never alters a table, so a
+#: store made by an older version gets them here. (table, column) of ``Base``'s tables.
+ADDED_COLUMNS = (("executions", "runner"),)
+
+
+def _add_new_columns(conn: Connection) -> None:
+    inspector = inspect(conn)
+    for table_name, column_name in ADDED_COLUMNS:
+        if not inspector.has_table(table_name):
+            continue
+        if column_name in {c["name"] for c in inspector.get_columns(table_name)}:
+            continue
+        column = Base.metadata.tables[table_name].c[column_name]
+        kind = column.type.compile(dialect=conn.dialect)
+        conn.execute(text(f'ALTER TABLE {table_name} ADD COLUMN "{column_name}" {kind}'))
 
 
 def _postgresql_utc(dbapi_conn, _record):  # type: ignore[no-untyped-def]

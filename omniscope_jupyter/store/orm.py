@@ -140,6 +140,9 @@ class Execution(Base):
     user: Mapped[str] = mapped_column(String(128), default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: ``host:pid:start`` of the process running it (server, CLI or kernel on the same store):
+    #: only that process's death makes an unfinished record stale.
+    runner: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Rating(Base):

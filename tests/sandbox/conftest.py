@@ -7,6 +7,7 @@ import os
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,24 @@ def service(runner: SandboxRunner, tmp_path: Path) -> ExecutionService:
     engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
     Base.metadata.create_all(engine)
     return ExecutionService(sessionmaker(engine, expire_on_commit=False), runner, runner.settings)
+
+
+ServiceFactory = Callable[..., ExecutionService]
+
+
+@pytest.fixture
+def service_with(service: ExecutionService, images: dict[str, str]) -> Iterator[ServiceFactory]:
+    """``service_with(max_concurrent_runs=2)``: a service on the same store with other settings."""
+    made: list[SandboxRunner] = []
+
+    def make(**changes: Any) -> ExecutionService:
+        settings = replace(service.settings, **changes)
+        made.append(SandboxRunner(settings))
+        return ExecutionService(service.session_factory, made[-1], settings)
+
+    yield make
+    for runner in made:
+        runner.close()
 
 
 PluginFactory = Callable[..., PluginTarget]

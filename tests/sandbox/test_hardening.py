@@ -222,7 +222,7 @@ def test_file_system_permission_gives_a_persistent_volume(
         assert second["kept"] == "x"
     finally:
         try:
-            engine_client.volumes.get(volume_name(target.plugin_id)).remove(force=True)
+            engine_client.volumes.get(volume_name(service.settings.owner, target.plugin_id)).remove(force=True)
         except docker.errors.NotFound:
             pass
 
@@ -318,5 +318,5 @@ def test_unreachable_engine_is_sandbox_unavailable(
     target = make_plugin("class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n")
     with pytest.raises(SandboxUnavailable, match="Docker engine is not reachable"):
         dead.run(target, ANALYSIS)
-    history = asyncio.run(dead.list(target.plugin_id))
+    history = asyncio.run(dead.list_page(target.plugin_id))
     assert history["executions"][0]["status"] == "failed"

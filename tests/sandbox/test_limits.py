@@ -1,0 +1,131 @@
+"""What crosses the sandbox boundary is bounded: decoded output, undecodable input."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from omniscope_jupyter.errors import InvalidRequest
+from omniscope_jupyter.executions import ExecutionService
+from omniscope_jupyter.sandbox.arrow_limits import check_stream
+from omniscope_jupyter.sandbox.jobs import PluginTarget
+from omniscope_jupyter.sandbox.transfer import TransferError
+
+from .conftest import PluginFactory, ServiceFactory, labelled
+
+ANALYSIS = {"extension_point": "analysis"}
+
+# Writes its own result: a frame result whose data.arrow is the plugin's /plugin/payload.arrow.
+FORGER = """
+import json
+import os
+import shutil
+
+class Forger:
+    def __init__(self, context):
+        pass
+
+    def execute(self, input_data):
+        shutil.copyfile("/plugin/payload.arrow", "/out/data.arrow")
+        result = {"kind": "dict", "data_kind": "frame", "data": None,
+                  "body": {"metadata": {"forged": True}, "logs": [], "warnings": [], "errors": []}}
+        with open("/out/result.json", "w") as handle:
+            json.dump({"status": "succeeded", "result": result}, handle)
+        os._exit(0)
+"""
+
+
+def stream(batch: pa.RecordBatch, times: int = 1, compression: str | None = "zstd") -> bytes:
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    with pa.ipc.new_stream(sink, batch.schema, options=options) as writer:
+        for _ in range(times):
+            writer.write_batch(batch)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def nulls(length: int) -> pa.RecordBatch:
+    """A null column of ``length`` rows without allocating anything (``pa.nulls`` would)."""
+    return pa.record_batch([pa.Array.from_buffers(pa.null(), length, [None])], names=["n"])
+
+
+def forger(make_plugin: PluginFactory, payload: bytes, permissions: tuple[str, ...]) -> PluginTarget:
+    target = make_plugin(FORGER, permissions=permissions)
+    (target.path / "payload.arrow").write_bytes(payload)
+    (target.path / "payload.arrow").chmod(0o644)
+    return target
+
+
+def test_compressed_output_bomb_is_refused_before_decoding(
+    service: ExecutionService, service_with: ServiceFactory, make_plugin: PluginFactory
+) -> None:
+    # 16 zstd batches of 8M zero int64: a few KB on disk, 128M values and 1 GiB decoded.
+    zeros = pa.record_batch({"z": pa.array(np.zeros(8 * 1024 * 1024, dtype="int64"))})
+    bomb = stream(zeros, times=16)
+    assert len(bomb) < 256 * 1024
+    target = forger(make_plugin, bomb, ("read_data", "write_data"))
+    started = time.monotonic()
+    answer = service.run(target, ANALYSIS)
+    assert answer["status"] == "failed", answer["status"]
+    assert answer["errors"][0].startswith("output refused: data.arrow holds more than")
+    assert answer["data"] is None
+    assert not labelled(answer["execution_id"])
+    # With the value cap out of the way, the decoded-bytes cap (512 MiB) refuses it.
+    answer = service_with(max_output_cells=10**10).run(target, ANALYSIS)
+    assert answer["status"] == "failed"
+    assert "data.arrow would decode to more than 536870912 bytes" in answer["errors"][0]
+    assert time.monotonic() - started < 30
+
+
+def test_output_cells_are_capped_even_without_bytes(
+    service_with: ServiceFactory, make_plugin: PluginFactory
+) -> None:
+    # A null column has a length but no buffers: only the value count can refuse it.
+    capped = service_with(max_output_cells=1_000_000)
+    answer = capped.run(forger(make_plugin, stream(nulls(3_000_000)), ("write_data",)), ANALYSIS)
+    assert answer["status"] == "failed"
+    assert "more than 1000000 values" in answer["errors"][0]
+    small = pa.record_batch({"a": pa.array([1, 2, 3]), "s": pa.array(["x", "y", None])})
+    answer = capped.run(forger(make_plugin, stream(small), ("write_data",)), ANALYSIS)
+    assert answer["status"] == "succeeded", answer["errors"]
+    assert answer["data"]["data"] == [[1, "x"], [2, "y"], [3, None]]
+
+
+def test_output_is_not_even_read_without_write_data(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    # Not Arrow at all: decoding it would fail the run; without write_data it is never opened.
+    answer = service.run(forger(make_plugin, b"not arrow" * 100, ("read_data",)), ANALYSIS)
+    assert answer["status"] == "succeeded", answer["errors"]
+    assert answer["data"] is None
+    assert answer["metadata"] == {"forged": True}
+    assert any("write_data" in w for w in answer["warnings"])
+
+
+def test_check_stream_measures_without_decoding() -> None:
+    small = pa.record_batch({"a": pa.array(range(1000)), "s": pa.array([str(i) for i in range(1000)])})
+    plain = check_stream(stream(small, compression=None), max_bytes=1 << 30, max_cells=1 << 30)
+    packed = check_stream(stream(small), max_bytes=1 << 30, max_cells=1 << 30)
+    assert plain == packed and plain.cells == 2000 and plain.decoded_bytes >= 8000
+    huge_nulls = stream(nulls(2**31 - 1), times=4, compression=None)
+    assert len(huge_nulls) < 4096
+    with pytest.raises(TransferError, match="values"):
+        check_stream(huge_nulls, max_bytes=1 << 30, max_cells=10**9)
+    with pytest.raises(TransferError, match="not a valid Arrow"):
+        check_stream(b"\xff\xff\xff\xff\x10\x00\x00\x00garbage", max_bytes=1, max_cells=1)
+
+
+def test_input_arrow_cannot_type_is_refused_before_anything_runs(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    target = make_plugin("class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n")
+    with pytest.raises(InvalidRequest, match="column 'b'"):
+        service.run(target, {**ANALYSIS, "input_data": {"a": [1, 2], "b": [1, "x"]}})
+    with pytest.raises(InvalidRequest, match="column 'b'"):
+        asyncio.run(service.execute(target, {**ANALYSIS, "async": True,
+                                             "input_data": {"a": [1, 2], "b": [1, "x"]}}))
+    assert service.page(target.plugin_id)["total"] == 0  # no record, so no container either
