@@ -312,17 +312,7 @@ class ExecutionService:
         try:
             if not self._claim(request.execution_id):
                 return self._get(request.plugin_id, request.execution_id)
-            try:
-                target = self.with_plugin_image(target)
-            except SandboxUnavailable as exc:
-                answer = self._record_end(
-                    request.execution_id, RunOutcome(status="failed", errors=[exc.message])
-                )
-                if raise_unavailable:
-                    raise
-                return answer
-            request = replace(request, image=target.image)
-            return self._run_recorded(request, warnings, raise_unavailable, keep)
+            return self._run_recorded(target, request, warnings, raise_unavailable, keep)
         finally:
             self._release()
 
@@ -374,12 +364,15 @@ class ExecutionService:
 
     def _run_recorded(
         self,
+        target: PluginTarget,
         request: RunRequest,
         warnings: list[str],
         raise_unavailable: bool = True,
         keep: list[RunOutcome] | None = None,
     ) -> dict[str, Any]:
+        """Build the plugin's image if needed, run, record; an unreachable engine fails the run."""
         try:
+            request = replace(request, image=self.with_plugin_image(target).image)
             outcome = self.runner.run(
                 request, functools.partial(self._cancel_requested, request.execution_id)
             )
