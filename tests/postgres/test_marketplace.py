@@ -13,18 +13,13 @@ from omniscope_jupyter.errors import InvalidRequest
 from omniscope_jupyter.manager import PluginManager
 from omniscope_jupyter.marketplace import Marketplace
 
+from ..marketplace.test_search import PLUGINS as SEARCH_PLUGINS
+
 pytestmark = pytest.mark.timeout(120)
 
+# The search suite's catalog, with its R plugin swapped for a Python one (no R scan needed).
 PLUGINS = [
-    {"name": "drift_watch", "description": "Detects quantile drift in sensor streams",
-     "category": "analysis", "tags": ["monitoring", "sensors"],
-     "extension_points": ["analysis"], "author": "Alice Ng"},
-    {"name": "frame_scaler", "description": "Rescales numeric columns to unit variance",
-     "category": "preprocessing", "tags": ["scaling"],
-     "extension_points": ["preprocessing"], "author": "Bob Roy"},
-    {"name": "pdf_report", "description": "Writes a PDF summary of any frame",
-     "category": "report_generation", "tags": ["pdf", "reporting"],
-     "extension_points": ["report_generation", "data_export"], "author": "Carla Diaz"},
+    *SEARCH_PLUGINS[:3],
     {"name": "sensor_smoother", "description": "LOESS smoothing of noisy sensor series",
      "category": "preprocessing", "tags": ["sensors", "smoothing"],
      "extension_points": ["preprocessing"], "author": "Dan Wu"},

@@ -145,16 +145,22 @@ def test_other_live_process_runs_are_kept_and_cancellable(
             other.communicate()
 
 
-def test_dead_process_runs_are_reaped_and_closed(
-    service: ExecutionService, make_plugin: PluginFactory
-) -> None:
-    target = make_plugin(SLEEP)
+def run_in_a_killed_process(service: ExecutionService, target: Any) -> str:
+    """Start a run in another process, SIGKILL that process mid-run; return the run's id."""
     other = start_other_process(service, target)
     try:
         execution_id, _container = wait_for_container(service, target)
     finally:
         other.send_signal(signal.SIGKILL)
         other.communicate()
+    return str(execution_id)
+
+
+def test_dead_process_runs_are_reaped_and_closed(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    target = make_plugin(SLEEP)
+    execution_id = run_in_a_killed_process(service, target)
     assert labelled(execution_id)  # the killed process could not remove it
     asyncio.run(service.startup())
     assert not labelled(execution_id)
@@ -167,12 +173,7 @@ def test_cancel_of_a_dead_process_run_is_recorded_here(
     service: ExecutionService, make_plugin: PluginFactory
 ) -> None:
     target = make_plugin(SLEEP)
-    other = start_other_process(service, target)
-    try:
-        execution_id, _container = wait_for_container(service, target)
-    finally:
-        other.send_signal(signal.SIGKILL)
-        other.communicate()
+    execution_id = run_in_a_killed_process(service, target)
     final = asyncio.run(service.cancel(target.plugin_id, execution_id))
     assert final["status"] == "cancelled"
     assert "had stopped" in final["errors"][0]
