@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from omniscope_jupyter.local import open_core
+from omniscope_jupyter.config import open_system
 from omniscope_jupyter.sandbox.transfer import frame_to_ipc, ipc_to_frame
 
 PLUGIN = '''
@@ -62,13 +62,13 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        core = open_core(str(Path(tmp) / "store"), user="bench")
+        core = open_system(str(Path(tmp) / "store"), user="bench")
         plugin = Path(tmp) / "bench_passthrough"
         plugin.mkdir()
         (plugin / "bench_passthrough.py").write_text(PLUGIN)
         (plugin / "manifest.json").write_text(MANIFEST)
-        core.install_path(plugin, enable=True)
-        image = core.executions.runner.images()["python"]
+        core.install(plugin, enable=True)
+        image = core._executions.runner.images()["python"]
 
         tiny = pd.DataFrame({"x": [1.0]})
         ours = timed(lambda: core.run_frame("bench_passthrough", tiny), args.repeat)

@@ -8,7 +8,7 @@ from ._version import __version__
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    from .extension import OmniscopeApp
+    from .web.extension import OmniscopeApp
 
     return [{"module": "omniscope_jupyter", "app": OmniscopeApp}]
 

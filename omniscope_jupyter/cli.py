@@ -1,8 +1,9 @@
 """``omniplug``: the plugin system from a terminal, on the same core as the REST API.
 
-It opens the same store the server uses (the Jupyter data dir, or ``--data-dir``/``--db-url``,
-or ``c.OmniscopeApp.*`` in ``jupyter_omniscope_config.py``), so a plugin installed here is seen
-by a running JupyterLab at once. A user mistake prints one line and exits with 2.
+It opens the store ``config.open_system`` finds (``--data-dir``/``--db-url``, else the store of
+the server that launched this terminal, else ``c.OmniscopeApp.*`` in the Jupyter config files,
+else the Jupyter data dir) and says which on stderr, so a plugin installed here is seen by a
+running JupyterLab on that store at once. A user mistake prints one line and exits with 2.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from . import archive
+from .config import OmniscopeConfig, load_config, open_system
+from .core.system import PluginSystem
 from .errors import PluginError
-from .local import Core, open_core
-from .manager import PluginManager
-from .sdk import create_project
 
 USER_ERROR = 2
 
@@ -37,24 +37,18 @@ def _progress(step: str, detail: str) -> None:
     print(f"  {step:<13} {detail}", file=sys.stderr, flush=True)
 
 
-def _app(args: argparse.Namespace) -> Any:
-    from .extension import OmniscopeApp
-
-    app = OmniscopeApp()
-    app.load_config_file()
+def _config(args: argparse.Namespace) -> OmniscopeConfig:
+    """The settings alone (scan and sandbox commands need no store)."""
+    config = OmniscopeConfig(config=load_config())
     if args.data_dir:
-        app.data_dir = args.data_dir
-    if args.db_url:
-        app.db_url = args.db_url
-    return app
+        config.data_dir = args.data_dir
+    return config
 
 
-def _core(args: argparse.Namespace) -> Core:
-    return open_core(args.data_dir, args.db_url, user=args.user)
-
-
-def _manager(args: argparse.Namespace) -> PluginManager:
-    return _core(args).manager
+def _system(args: argparse.Namespace) -> PluginSystem:
+    system = open_system(args.data_dir, args.db_url, user=args.user)
+    print(f"omniplug: store {system.store}", file=sys.stderr, flush=True)
+    return system
 
 
 def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
@@ -73,7 +67,7 @@ def cmd_new(args: argparse.Namespace) -> Any:
         request["extension_points"] = args.extension_point
     if args.tag:
         request["tags"] = args.tag
-    result = create_project(Path(args.dir), request)
+    result = PluginSystem.create_project(Path(args.dir), request)
     return result, lambda r: f"Created {r['path']} ({', '.join(r['files'])})"
 
 
@@ -88,7 +82,7 @@ def cmd_install(args: argparse.Namespace) -> Any:
     path = Path(args.package)
     if not path.exists():
         raise UsageError(f"omniplug install: {path} does not exist")
-    result = _core(args).install_path(
+    result = _system(args).install(
         path, force=args.force, enable=args.enable, progress=_progress
     )
     return result, lambda r: (
@@ -109,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> Any:
         body["extension_point"] = args.extension_point
     if args.timeout:
         body["timeout"] = args.timeout
-    answer = _core(args).run(args.plugin, body)
+    answer = _system(args).run(args.plugin, body)
     args.exit_code = 0 if answer["status"] == "succeeded" else 1
 
     def text(a: dict[str, Any]) -> str:
@@ -141,7 +135,7 @@ def cmd_sandbox(args: argparse.Namespace) -> Any:
     from .sandbox.container import docker_client
     from .sandbox.images import ensure_images, image_status
 
-    settings = _app(args).sandbox_settings()
+    settings = _config(args).sandbox_settings()
     client = docker_client()
     if args.action == "build":
         tags = ensure_images(client, lambda line: print(f"  {line}", file=sys.stderr, flush=True), settings)
@@ -152,7 +146,7 @@ def cmd_sandbox(args: argparse.Namespace) -> Any:
 
 def cmd_list(args: argparse.Namespace) -> Any:
     enabled = {"yes": True, "no": False}.get(args.enabled or "")
-    plugins = _manager(args).list_plugins(
+    plugins = _system(args).list_plugins(
         enabled=enabled,
         category=args.category,
         language=args.language,
@@ -174,31 +168,31 @@ def cmd_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_info(args: argparse.Namespace) -> Any:
-    return _manager(args).details(args.plugin), lambda d: json.dumps(d, indent=2, default=str)
+    return _system(args).details(args.plugin), lambda d: json.dumps(d, indent=2, default=str)
 
 
 def cmd_enable(args: argparse.Namespace) -> Any:
-    r = _manager(args).set_enabled(args.plugin, args.command == "enable", user=args.user)
+    r = _system(args).set_enabled(args.plugin, args.command == "enable", user=args.user)
     return r, lambda r: f"{r['plugin_id']} {'enabled' if r['enabled'] else 'disabled'}"
 
 
 def cmd_update(args: argparse.Namespace) -> Any:
-    r = _core(args).update(args.plugin, args.target_version, user=args.user)
+    r = _system(args).update(args.plugin, args.target_version, user=args.user)
     return r, lambda r: f"{r['plugin_id']}: {r['previous_version']} -> {r['active_version']}"
 
 
 def cmd_rollback(args: argparse.Namespace) -> Any:
-    r = _manager(args).rollback(args.plugin, args.target_version, args.reason, user=args.user)
+    r = _system(args).rollback(args.plugin, args.target_version, args.reason, user=args.user)
     return r, lambda r: f"{r['plugin_id']}: {r['previous_version']} -> {r['active_version']}"
 
 
 def cmd_uninstall(args: argparse.Namespace) -> Any:
-    r = _core(args).uninstall(args.plugin, user=args.user)
+    r = _system(args).uninstall(args.plugin, user=args.user)
     return r, lambda r: f"Uninstalled {r['plugin_id']} ({', '.join(r['versions'])})"
 
 
 def cmd_history(args: argparse.Namespace) -> Any:
-    rows = _manager(args).history(args.plugin)
+    rows = _system(args).history(args.plugin)
 
     def text(rows: list[dict[str, Any]]) -> str:
         return "\n".join(
@@ -213,7 +207,7 @@ def cmd_history(args: argparse.Namespace) -> Any:
 def cmd_scan(args: argparse.Namespace) -> Any:
     from .scan import cli_scan, format_report
 
-    app = _app(args)
+    app = _config(args)
     path = Path(args.path)
     if not path.exists():
         raise UsageError(f"omniplug scan: {path} does not exist")
@@ -245,14 +239,31 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
 }
 
 
+def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The options every command takes, before or after its name.
+
+    On the subcommands they default to ``SUPPRESS``, so ``omniplug --data-dir X install P``
+    keeps X: a subparser's own default would otherwise overwrite the top-level value.
+    """
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--data-dir", default=default(None), help="store folder (default: see omniplug --help)"
+    )
+    parser.add_argument("--db-url", default=default(None), help="SQLAlchemy URL of the store")
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON instead of text"
+    )
+    parser.add_argument("--user", default=default("cli"), help="name recorded in the history")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--data-dir", help="store folder (default: <jupyter data dir>/omniscope)")
-    common.add_argument("--db-url", help="SQLAlchemy URL of the store database")
-    common.add_argument("--json", action="store_true", help="print JSON instead of text")
-    common.add_argument("--user", default="cli", help="name recorded in the history")
-
-    parser = _Parser(prog="omniplug", description=__doc__.splitlines()[0], parents=[common])
+    _common_options(common, defaults=False)
+    parser = _Parser(prog="omniplug", description=__doc__.splitlines()[0])
+    _common_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("new", parents=[common], help="scaffold a plugin project")

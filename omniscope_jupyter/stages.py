@@ -8,25 +8,37 @@ double in. The defaults here accept everything; the real ones live in ``scan/`` 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from .scan.report import ScanReport
 
 
-class ScanStage(Protocol):
-    """Scans an extracted package; must not execute any of its code on the host."""
+class ScanStage(ABC):
+    """Scans an extracted package; must not execute any of its code on the host.
 
-    def scan(self, package_dir: Path, manifest: dict[str, Any]) -> ScanReport: ...
+    The ``scanner_class`` trait only takes subclasses (``Type(klass=ScanStage)``); a subclass
+    is built with the scan settings as keyword arguments and may ignore those it does not use.
+    """
+
+    @abstractmethod
+    def scan(self, package_dir: Path, manifest: dict[str, Any]) -> ScanReport:
+        """The report of ``package_dir`` (whose validated manifest is ``manifest``)."""
 
 
-class DependencyStage(Protocol):
-    """Resolves a package's declared dependencies into a lock, or raises ``InvalidPackage``."""
+class DependencyStage(ABC):
+    """Resolves a package's declared dependencies into a lock, or raises ``InvalidPackage``.
 
-    def resolve(self, package_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]: ...
+    The ``dependency_resolver_class`` trait only takes subclasses; see ``ScanStage``.
+    """
+
+    @abstractmethod
+    def resolve(self, package_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+        """The lock (plain JSON) of the package's declared dependencies."""
 
 
-class PassingScanner:
+class PassingScanner(ScanStage):
     """Scan stage that finds nothing: the default until a real scanner is configured."""
 
     def __init__(self, **settings: Any) -> None:
@@ -36,7 +48,7 @@ class PassingScanner:
         return ScanReport(scanners=["none"])
 
 
-class DeclaredDependencies:
+class DeclaredDependencies(DependencyStage):
     """Dependency stage that records the declared requirements as they are, unresolved."""
 
     def __init__(self, **settings: Any) -> None:

@@ -25,4 +25,4 @@ OmniScope is starting: JupyterLab and the plugin API on http://localhost:8001
 MSG
 exec jupyter lab --port 8001 --ip 127.0.0.1 --no-browser --allow-root \
   --ServerApp.port_retries=0 --IdentityProvider.token="$TOKEN" --notebook-dir="$PWD" \
-  --ServerApp.identity_provider_class=omniscope_jupyter.identity.TokenUserIdentityProvider
+  --ServerApp.identity_provider_class=omniscope_jupyter.web.identity.TokenUserIdentityProvider

@@ -8,9 +8,10 @@ from typing import Any
 from jupyter_server.auth.authorizer import Authorizer
 
 from omniscope_jupyter.scan.report import Finding, ScanReport
+from omniscope_jupyter.stages import ScanStage
 
 
-class SystemCallScanner:
+class SystemCallScanner(ScanStage):
     """Flags ``os.system`` as HIGH, like the real scanner's rule, without needing Bandit."""
 
     def __init__(self, **settings: Any) -> None:

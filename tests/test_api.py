@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from omniscope_jupyter.handlers import route_table
+from omniscope_jupyter.web.routes import route_table
 
 from .api import assert_error, call, upload
 

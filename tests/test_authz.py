@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from omniscope_jupyter.manager import PluginManager
+from omniscope_jupyter.core.lifecycle import PluginManager
 
 from .api import assert_error, call, upload
 from .doubles import ReadOnlyAuthorizer

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from omniscope_jupyter.manager import PluginManager
+from omniscope_jupyter.core.lifecycle import PluginManager
 
 # Code run in the child before the change: arms a SIGKILL at the named point.
 KILL_AT = {
     "after-extract": """
-        import omniscope_jupyter.manager as m
+        import omniscope_jupyter.core.lifecycle as m
         real = m.read_manifest
         def read_manifest(root):
             out = real(root)
@@ -63,7 +63,7 @@ CHANGES = {
 
 def _run_killed(store: Path, change: str, point: str, package: Path) -> None:
     code = "import os, signal, sys\nfrom pathlib import Path\n"
-    code += "from omniscope_jupyter.manager import PluginManager\n"
+    code += "from omniscope_jupyter.core.lifecycle import PluginManager\n"
     code += "manager = PluginManager(Path(sys.argv[1]))\n"
     code += textwrap.dedent(KILL_AT[point]) + "\n" + CHANGES[change] + "\n"
     proc = subprocess.run(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from omniscope_jupyter.identity import TokenUserIdentityProvider
+from omniscope_jupyter.web.identity import TokenUserIdentityProvider
 
 from .api import call, upload
 

@@ -7,8 +7,7 @@ from importlib.resources import files
 
 import yaml
 
-from omniscope_jupyter.extension import API_PREFIX
-from omniscope_jupyter.handlers import route_table
+from omniscope_jupyter.web.routes import API_PREFIX, route_table
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from omniscope_jupyter.core.lifecycle import PluginManager
 from omniscope_jupyter.errors import Conflict, Forbidden, ScanRefused
-from omniscope_jupyter.manager import PluginManager
 
 from .api import assert_error, upload
 from .doubles import SystemCallScanner

@@ -13,7 +13,7 @@ import pytest
 
 from omniscope_jupyter.archive import pack
 from omniscope_jupyter.cli import main
-from omniscope_jupyter.manager import PluginManager
+from omniscope_jupyter.core.lifecycle import PluginManager
 
 from .api import assert_error, call, upload
 
@@ -114,8 +114,23 @@ def test_cli_user_errors_exit_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
 ) -> None:
     assert main([*argv, "--data-dir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert fragment in err and len(err.splitlines()) == 1, err
+    lines = capsys.readouterr().err.strip().splitlines()
+    # Besides the one line naming the store it opened, a mistake is one line.
+    errors = [line for line in lines if not line.startswith("omniplug: store ")]
+    assert len(errors) == 1 and fragment in errors[0], lines
+
+
+def test_store_options_before_the_command_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``omniplug --data-dir X install P`` installs into X (a subcommand must not reset it)."""
+    main(["new", "early", "--dir", str(tmp_path)])
+    store = tmp_path / "chosen"
+    assert main(["--data-dir", str(store), "install", str(tmp_path / "early")]) == 0
+    assert f"omniplug: store {store}" in capsys.readouterr().err
+    assert main(["--data-dir", str(store), "--json", "list"]) == 0
+    assert [p["name"] for p in json.loads(capsys.readouterr().out)] == ["early"]
+    assert (store / "omniscope.db").is_file()
 
 
 def test_pack_then_install_twice_is_a_conflict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

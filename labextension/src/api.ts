@@ -2,23 +2,18 @@
  * The REST client of the OmniScope plugin API (`/api/plugins/...`).
  *
  * Every call goes through `ServerConnection.makeRequest`, which adds the Jupyter token and the
- * XSRF cookie header, so the panel is authenticated exactly like JupyterLab itself. A failed call
- * rejects with an `ApiError` whose message is the server's JSON `message` (one sentence meant for
- * the user), never a stack trace.
+ * XSRF header, so the panel is authenticated exactly like JupyterLab itself. A refused call
+ * rejects with a `ServerConnection.ResponseError` whose `message` is the server's JSON
+ * `message` (one sentence meant for the user); an unreachable server rejects with
+ * `ServerConnection.NetworkError`, as every JupyterLab service does.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
-
-/** A refused or failed API call; `message` is fit to show to the user as is. */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly status: number
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+import {
+  ITranslator,
+  nullTranslator,
+  TranslationBundle
+} from '@jupyterlab/translation';
 
 /** Rating of a catalog plugin: `average` is null until someone rates it. */
 export interface IRating {
@@ -26,19 +21,25 @@ export interface IRating {
   count: number;
 }
 
-/** A catalog entry as answered by marketplace search and featured. */
+/**
+ * A catalog entry as answered by marketplace search and featured
+ * (`marketplace/catalog.py::entry_dict`; remote results have the same shape).
+ */
 export interface ICatalogEntry {
   name: string;
   latest_version: string;
+  /** Published versions, oldest first. */
   versions?: string[];
   description?: string;
   author?: string;
-  language?: string;
-  category?: string;
+  language?: string | null;
+  category?: string | null;
   rating?: IRating;
   downloads?: number;
+  /** `local`, or the name of the remote marketplace the entry comes from. */
   source?: string;
   installed?: boolean;
+  /** The version active here, when installed. */
   installed_version?: string | null;
 }
 
@@ -56,59 +57,87 @@ export interface IInstalledPlugin {
   author?: string;
 }
 
-/** The part of an install answer the panel shows. */
+/** The part of an install answer the panel uses. */
 export interface IInstallResult {
   plugin_id: string;
+  name?: string;
   version: string;
+  enabled?: boolean;
+}
+
+/** The answer of `update` and `rollback`. */
+export interface IVersionSwitch {
+  plugin_id: string;
+  previous_version?: string;
+  active_version: string;
 }
 
 /**
- * Turn a non-2xx answer into the message to show.
- *
- * The server answers every error as JSON `{"message", "reason"}`; a proxy or a crashed server
- * may answer anything else, and then the status line is all the user needs.
+ * What the model needs from the server; `PluginsClient` is the real one, unit tests pass a
+ * double.
  */
-export function errorMessage(status: number, statusText: string, body: string): string {
+export interface IPluginsClient {
+  featured(): Promise<ICatalogEntry[]>;
+  search(query: string): Promise<ICatalogEntry[]>;
+  installed(): Promise<IInstalledPlugin[]>;
+  installFromMarketplace(
+    name: string,
+    source?: string,
+    version?: string
+  ): Promise<IInstallResult>;
+  setEnabled(pluginId: string, enabled: boolean): Promise<unknown>;
+  update(pluginId: string, targetVersion?: string): Promise<IVersionSwitch>;
+  rollback(pluginId: string, targetVersion: string, reason: string): Promise<IVersionSwitch>;
+  uninstall(pluginId: string): Promise<unknown>;
+}
+
+/**
+ * The server's JSON `message` of an error answer, or null when the body is not one.
+ *
+ * jupyter_server answers every API error as `{"message", "reason"}`; a proxy or a crashed
+ * server may answer anything else.
+ */
+export function serverMessage(body: string): string | null {
   try {
     const data = JSON.parse(body);
     if (data && typeof data.message === 'string' && data.message.trim()) {
       return data.message;
     }
   } catch {
-    // Not JSON: fall back to the status line below.
+    // Not JSON.
   }
-  return `The server answered ${status}${statusText ? ' ' + statusText : ''}.`;
+  return null;
 }
 
 /** Typed calls of the plugin API for one server connection. */
-export class PluginsClient {
-  constructor(
-    readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-  ) {}
+export class PluginsClient implements IPluginsClient {
+  constructor(options: PluginsClient.IOptions = {}) {
+    this.serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
+    this._trans = (options.translator ?? nullTranslator).load('omniscope_jupyter');
+  }
 
-  /** `GET|POST|... /api/plugins/<path>` with an optional JSON body; resolves to the JSON. */
+  readonly serverSettings: ServerConnection.ISettings;
+
+  /**
+   * `GET|POST|... /api/plugins/<path>` with an optional JSON body; resolves to the JSON.
+   *
+   * @throws ServerConnection.ResponseError on a non-2xx answer (or one that is not JSON).
+   * @throws ServerConnection.NetworkError when the server cannot be reached.
+   */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = URLExt.join(this.settings.baseUrl, 'api', 'plugins', path);
+    const url = URLExt.join(this.serverSettings.baseUrl, 'api', 'plugins', path);
     const init: RequestInit = { method };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers = { 'Content-Type': 'application/json' };
     }
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, init, this.settings);
-    } catch (error) {
-      throw new ApiError(
-        'Could not reach the Jupyter server; check that it is still running.',
-        0
-      );
-    }
+    const response = await ServerConnection.makeRequest(url, init, this.serverSettings);
     const text = await response.text();
     if (!response.ok) {
-      throw new ApiError(
-        errorMessage(response.status, response.statusText, text),
-        response.status
-      );
+      const message =
+        serverMessage(text) ??
+        this._trans.__('The server answered %1 %2.', response.status, response.statusText);
+      throw new ServerConnection.ResponseError(response, message.trim());
     }
     if (!text) {
       return {} as T;
@@ -116,20 +145,25 @@ export class PluginsClient {
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new ApiError('The server sent an answer that is not JSON.', response.status);
+      throw new ServerConnection.ResponseError(
+        response,
+        this._trans.__('The server sent an answer that is not JSON.')
+      );
     }
   }
 
+  /** `GET marketplace/featured`. */
   async featured(): Promise<ICatalogEntry[]> {
-    const answer = await this.request<{ results: ICatalogEntry[] }>(
+    const answer = await this.request<{ results?: ICatalogEntry[] }>(
       'GET',
       'marketplace/featured'
     );
     return answer.results ?? [];
   }
 
+  /** `POST marketplace/search {"query"}` (local catalog and remote marketplaces). */
   async search(query: string): Promise<ICatalogEntry[]> {
-    const answer = await this.request<{ results: ICatalogEntry[] }>(
+    const answer = await this.request<{ results?: ICatalogEntry[] }>(
       'POST',
       'marketplace/search',
       { query }
@@ -137,41 +171,66 @@ export class PluginsClient {
     return answer.results ?? [];
   }
 
-  installFromMarketplace(name: string, source?: string): Promise<IInstallResult> {
-    // Remote results carry their marketplace's name; local ones install from the catalog.
+  /** `GET list`: the installed plugins. */
+  async installed(): Promise<IInstalledPlugin[]> {
+    const answer = await this.request<{ plugins?: IInstalledPlugin[] }>('GET', 'list');
+    return answer.plugins ?? [];
+  }
+
+  /**
+   * `POST marketplace/install {"name", "version"?, "source"?}`; a local entry installs from
+   * this server's catalog, a remote one names its marketplace.
+   */
+  installFromMarketplace(
+    name: string,
+    source?: string,
+    version?: string
+  ): Promise<IInstallResult> {
     const body: Record<string, string> = { name };
+    if (version) {
+      body.version = version;
+    }
     if (source && source !== 'local') {
       body.source = source;
     }
     return this.request<IInstallResult>('POST', 'marketplace/install', body);
   }
 
-  async installed(): Promise<IInstalledPlugin[]> {
-    const answer = await this.request<{ plugins: IInstalledPlugin[] }>('GET', 'list');
-    return answer.plugins ?? [];
-  }
-
+  /** `POST {id}/enable` or `POST {id}/disable`. */
   setEnabled(pluginId: string, enabled: boolean): Promise<unknown> {
     return this.request('POST', `${encodeURIComponent(pluginId)}/${enabled ? 'enable' : 'disable'}`);
   }
 
   /**
-   * Make `target` the active version: an update when it is newer than the active one, else a
-   * rollback (the server refuses the wrong verb with 409, so the order in `versions` decides).
+   * `POST {id}/update`: without a target the server switches to the newest version, installed
+   * or published in its catalog (fetching it first).
    */
-  switchVersion(plugin: IInstalledPlugin, target: string): Promise<unknown> {
-    const id = encodeURIComponent(plugin.plugin_id);
-    const newer =
-      plugin.versions.indexOf(target) > plugin.versions.indexOf(plugin.active_version);
-    return newer
-      ? this.request('POST', `${id}/update`, { target_version: target })
-      : this.request('POST', `${id}/rollback`, {
-          target_version: target,
-          reason: `Rolled back from ${plugin.active_version} in the JupyterLab panel`
-        });
+  update(pluginId: string, targetVersion?: string): Promise<IVersionSwitch> {
+    const body = targetVersion ? { target_version: targetVersion } : {};
+    return this.request<IVersionSwitch>('POST', `${encodeURIComponent(pluginId)}/update`, body);
   }
 
+  /** `POST {id}/rollback {"target_version", "reason"}`. */
+  rollback(pluginId: string, targetVersion: string, reason: string): Promise<IVersionSwitch> {
+    return this.request<IVersionSwitch>('POST', `${encodeURIComponent(pluginId)}/rollback`, {
+      target_version: targetVersion,
+      reason
+    });
+  }
+
+  /** `DELETE {id}`: every installed version and the history. */
   uninstall(pluginId: string): Promise<unknown> {
     return this.request('DELETE', encodeURIComponent(pluginId));
+  }
+
+  private readonly _trans: TranslationBundle;
+}
+
+export namespace PluginsClient {
+  export interface IOptions {
+    /** Defaults to the page's settings (`ServerConnection.makeSettings()`). */
+    serverSettings?: ServerConnection.ISettings;
+    /** Translates the few messages the client makes itself. */
+    translator?: ITranslator | null;
   }
 }

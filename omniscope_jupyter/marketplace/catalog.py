@@ -34,7 +34,7 @@ from ..errors import (
     PluginError,
 )
 from ..extension_points import EXTENSION_POINTS
-from ..manager import CheckedPackage, PluginManager, Progress, semver_key
+from ..core.lifecycle import CheckedPackage, PluginManager, Progress, semver_key
 from ..manifest import MANIFEST_FILE
 from ..scan.report import scan_summary
 from ..store import Plugin

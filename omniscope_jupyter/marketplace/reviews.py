@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidRequest, NotFound
-from ..manager import PluginManager
+from ..core.lifecycle import PluginManager
 from ..store import PluginVersion, Rating, Review
 from .orm import CatalogVersion, RatingSummary
 

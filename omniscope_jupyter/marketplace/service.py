@@ -13,7 +13,7 @@ from typing import Any
 from semver import Version as SemVer
 
 from ..errors import InvalidRequest
-from ..manager import PluginManager
+from ..core.lifecycle import PluginManager
 from . import ranking
 from .catalog import Catalog
 from .remote import DEFAULT_TIMEOUT, RemoteCatalogs, check_source

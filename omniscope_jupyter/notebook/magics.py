@@ -1,6 +1,6 @@
 """``%omniplug``: install, inspect and run plugins on DataFrames from a notebook.
 
-The kernel opens the same store as the server (``local.open_core``), so what a notebook installs
+The kernel opens the same store as the server (``config.open_system``), so what a notebook installs
 shows up in JupyterLab's API at once, and runs go through the same hardened sandbox and are
 recorded in the same execution history.
 """
@@ -17,8 +17,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
+from ..config import open_system
+from ..core.system import PluginSystem
 from ..errors import PluginError
-from ..local import Core, open_core
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,9 +78,9 @@ def build_parser() -> _Parser:
 class OmniplugMagics(Magics):
     """The ``%omniplug`` line magic (and ``%%omniplug run ...`` with JSON parameters as the cell)."""
 
-    def __init__(self, shell: Any, core: Core | None = None) -> None:
+    def __init__(self, shell: Any, system: PluginSystem | None = None) -> None:
         super().__init__(shell)
-        self._core = core
+        self._system = system
         self.parser = build_parser()
 
     @property
@@ -89,10 +90,12 @@ class OmniplugMagics(Magics):
         return self.shell.user_ns
 
     @property
-    def core(self) -> Core:
-        if self._core is None:
-            self._core = open_core()
-        return self._core
+    def system(self) -> PluginSystem:
+        """The plugin system, opened on first use; says once which store it is."""
+        if self._system is None:
+            self._system = open_system()
+            print(f"omniplug: store {self._system.store}")
+        return self._system
 
     @line_cell_magic
     def omniplug(self, line: str, cell: str | None = None) -> Any:
@@ -107,24 +110,24 @@ class OmniplugMagics(Magics):
     # -- commands ---------------------------------------------------------------------------
 
     def _list(self, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
-        rows = self.core.manager.list_plugins()
+        rows = self.system.list_plugins()
         columns = ["name", "version", "language", "enabled", "category", "description"]
         return pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
 
     def _info(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
-        return self.core.manager.details(args.plugin)
+        return self.system.details(args.plugin)
 
     def _install(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
-        return self.core.install_path(args.package, user=self.core.user, enable=args.enable)
+        return self.system.install(args.package, enable=args.enable)
 
     def _enable(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
-        return self.core.manager.set_enabled(args.plugin, True, user=self.core.user)
+        return self.system.set_enabled(args.plugin, True)
 
     def _disable(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
-        return self.core.manager.set_enabled(args.plugin, False, user=self.core.user)
+        return self.system.set_enabled(args.plugin, False)
 
     def _executions(self, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
-        page = self.core.executions_page(args.plugin)
+        page = self.system.executions_page(args.plugin)
         return pd.DataFrame(page["executions"])
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> Any:
@@ -142,7 +145,7 @@ class OmniplugMagics(Magics):
             if not isinstance(extra, dict):
                 raise UsageError("%%omniplug run: the cell must be a JSON object of parameters")
             parameters.update(extra)
-        result = self.core.run_frame(
+        result = self.system.run_frame(
             args.plugin,
             frame,
             parameters=parameters,
@@ -167,4 +170,4 @@ class OmniplugMagics(Magics):
     def _marketplace(self, args: argparse.Namespace, cell: str | None) -> None:
         from .widgets import MarketplacePanel
 
-        display(MarketplacePanel(self.core, namespace=self.namespace))
+        display(MarketplacePanel(self.system, namespace=self.namespace))

@@ -1,6 +1,6 @@
 """The marketplace panel: browse, install, enable and run plugins on DataFrames, inline.
 
-Plain ipywidgets over the in-process core, so it works in JupyterLab, Notebook and VS Code alike.
+Plain ipywidgets over ``PluginSystem``, so it works in JupyterLab, Notebook and VS Code alike.
 Every action reports in ``status`` (one line) instead of raising into the front-end.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from ..core.system import PluginSystem
 from ..errors import PluginError
-from ..local import Core
 
 
 def _set_options(dropdown: w.Dropdown, options: list[str]) -> None:
@@ -40,8 +40,10 @@ def _hit_html(hit: dict[str, Any]) -> str:
 class MarketplacePanel(w.VBox):
     """Three tabs: Marketplace (search + install), Installed (enable/disable), Run."""
 
-    def __init__(self, core: Core, namespace: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        self.core = core
+    def __init__(
+        self, system: PluginSystem, namespace: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        self.system = system
         self.namespace = namespace if namespace is not None else {}
         self.status = w.HTML()
         self.result: Any = None
@@ -83,7 +85,7 @@ class MarketplacePanel(w.VBox):
 
     def refresh(self) -> None:
         """Re-read installed plugins and the notebook's DataFrames."""
-        plugins = self.core.manager.list_plugins()
+        plugins = self.system.list_plugins()
         rows = []
         for p in plugins:
             toggle = w.Checkbox(value=p["enabled"], description="enabled", indent=False)
@@ -104,7 +106,7 @@ class MarketplacePanel(w.VBox):
         return toggle
 
     def _set_enabled(self, name: str, enabled: bool) -> str:
-        self.core.manager.set_enabled(name, enabled, user=self.core.user)
+        self.system.set_enabled(name, enabled)
         self.refresh()
         return f"{name} {'enabled' if enabled else 'disabled'}"
 
@@ -112,7 +114,7 @@ class MarketplacePanel(w.VBox):
         """Search the catalog and list hits with an Install button each."""
 
         def do() -> str:
-            hits = self.core.search(self.query.value)
+            hits = self.system.search_results(self.query.value)
             rows = []
             for hit in hits:
                 button = w.Button(
@@ -129,8 +131,8 @@ class MarketplacePanel(w.VBox):
     def _installer(self, name: str) -> Callable[[Any], None]:
         def install(_: Any) -> None:
             def do() -> str:
-                result = self.core.install_from_catalog(name)
-                self.core.manager.set_enabled(name, True, user=self.core.user)
+                result = self.system.install_from_marketplace({"name": name})
+                self.system.set_enabled(name, True)
                 self.refresh()
                 self.search()
                 return f"Installed and enabled {name} {result['version']}"
@@ -152,7 +154,7 @@ class MarketplacePanel(w.VBox):
                 raise PluginError(f"Parameters are not valid JSON: {e}") from None
             if not isinstance(params, dict):
                 raise PluginError("Parameters must be a JSON object.")
-            result = self.core.run_frame(self.run_plugin.value, frame, parameters=params)
+            result = self.system.run_frame(self.run_plugin.value, frame, parameters=params)
             answer = result.answer
             self.result = result.data
             if answer["status"] != "succeeded":

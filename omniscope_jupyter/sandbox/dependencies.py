@@ -41,6 +41,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..archive import sha256_file
 from ..errors import InvalidPackage, SandboxUnavailable
+from ..stages import DependencyStage
 
 #: Where a plugin image's wheels are unpacked; the image puts it first on ``PYTHONPATH`` so a
 #: plugin's newer version of a base package wins over the runner image's own.
@@ -80,7 +81,7 @@ def manylinux_platforms(arch: str, glibc: str) -> list[str]:
     return tags
 
 
-class DependencyResolver:
+class DependencyResolver(DependencyStage):
     """``DependencyStage`` that locks Python wheels for the runner image and checks R packages.
 
     Parameters

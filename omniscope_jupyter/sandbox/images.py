@@ -14,6 +14,7 @@ rootfs, and an unchanged tree never rebuilds.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import os
@@ -178,6 +179,45 @@ def ensure_images(
                         _docker_build(client, ctx, tag, {}, say, pull=True)
     say("sandbox images ready: " + ", ".join(f"{k}={v}" for k, v in p.tags.items()))
     return dict(p.tags)
+
+
+def ensure_resolver_image(
+    client: docker.DockerClient,
+    progress: Progress | None = None,
+    settings: SandboxSettings | None = None,
+) -> str:
+    """Tag of the image the dependency stage runs pip in, built on first need.
+
+    It is the runner's base (offline: the debootstrap base; pull: the Python runner image) plus
+    the pip wheel of ``resolver-requirements.txt``, downloaded on the host and copied in like
+    the runner's wheels: pip must resolve for the runner's interpreter, and never on the host.
+    """
+    settings = settings or SandboxSettings()
+    say = progress or (lambda line: None)
+    p = plan(settings)
+    src = sandbox_source_dir()
+    pins = _read_list(src / "resolver-requirements.txt")
+    if p.mode == "pull":
+        base = ensure_images(client, progress, settings)["python"]  # takes the build lock
+    else:
+        assert p.base_tag is not None
+        base = p.base_tag
+    tag = "omniscope-sandbox-resolver:" + _digest(
+        base, (src / "Dockerfile.resolver").read_bytes(), *pins
+    )
+    if _present(client, tag):
+        return tag
+    with _build_lock(settings):
+        if p.mode == "offline" and not _present(client, base):
+            _import_base(client, settings, p, say)
+        if not _present(client, tag):
+            pip = _wheels(settings, dataclasses.replace(p, wheels=pins), say)
+            with tempfile.TemporaryDirectory(prefix="omniscope-build-") as tmp:
+                ctx = Path(tmp)
+                shutil.copy(src / "Dockerfile.resolver", ctx / "Dockerfile")
+                shutil.copytree(pip, ctx / "pip")
+                _docker_build(client, ctx, tag, {"BASE": base}, say, pull=False)
+    return tag
 
 
 @contextlib.contextmanager

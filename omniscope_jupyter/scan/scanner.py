@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..stages import ScanStage
 from .bandit_scan import BANDIT_NAME, bandit_findings
 from .files import inspect_files
 from .python_rules import python_rule_findings
@@ -24,7 +25,7 @@ from .vulndb import VulnerabilityDB, dependency_findings, load_vulndb
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
 
 
-class PackageScanner:
+class PackageScanner(ScanStage):
     """The real :class:`~omniscope_jupyter.stages.ScanStage`.
 
     Parameters

@@ -10,9 +10,9 @@ import pytest
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.identity import IdentityProvider, User
 
-from omniscope_jupyter.local import Core
+from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.marketplace import Marketplace
-from omniscope_jupyter.marketplace_handlers import ADMIN_RESOURCE
+from omniscope_jupyter.web.marketplace import ADMIN_RESOURCE
 
 from ..api import call
 from ..conftest import multipart
@@ -87,12 +87,12 @@ def publish(jp_fetch: Any) -> Callable[..., Awaitable[tuple[int, Any]]]:
 @pytest.fixture
 def market(jp_serverapp: Any) -> Marketplace:
     """The server's marketplace core (to inspect state, or to swap a configured one in)."""
-    market: Marketplace = jp_serverapp.web_app.settings["omniscope_marketplace"]
+    market: Marketplace = jp_serverapp.web_app.settings["omniscope_system"]._marketplace
     return market
 
 
 @pytest.fixture
-def core(jp_serverapp: Any) -> Core:
-    """The server's core (manager, executions, marketplace), as the handlers call it."""
-    found: Core = jp_serverapp.web_app.settings["omniscope_core"]
+def core(jp_serverapp: Any) -> PluginSystem:
+    """The server's plugin system, as the handlers call it."""
+    found: PluginSystem = jp_serverapp.web_app.settings["omniscope_system"]
     return found

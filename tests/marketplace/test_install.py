@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from omniscope_jupyter.cli import main
+from omniscope_jupyter.config import open_system
+from omniscope_jupyter.core.lifecycle import PluginManager
+from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.errors import Conflict, NotFound
-from omniscope_jupyter.local import Core, open_core
-from omniscope_jupyter.manager import PluginManager
 from omniscope_jupyter.marketplace import ChecksumMismatch
 
 from ..api import assert_error
@@ -108,17 +109,17 @@ async def test_installing_an_installed_version_is_409(
 
 
 def test_update_fetches_a_not_yet_installed_target_from_the_catalog(
-    core: Core, package: Callable[..., Path], store_dir: Path
+    core: PluginSystem, package: Callable[..., Path], store_dir: Path
 ) -> None:
-    """``Core.update`` (the REST route and ``omniplug update``) installs a published target."""
-    catalog = core.marketplace.catalog
+    """``PluginSystem.update`` (the REST route and ``omniplug update``) installs a published target."""
+    catalog = core._marketplace.catalog
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         catalog.publish(package(version=version), user="alice")
     catalog.install("my_plugin", "1.0.0", user="bob")
     assert core.update("my_plugin", "1.1.0", user="bob")["active_version"] == "1.1.0"
     # No target: the newest published, because it is newer than every installed version.
     assert core.update("my_plugin", None, user="bob")["active_version"] == "1.2.0"
-    assert core.manager.details("my_plugin")["versions"] == ["1.0.0", "1.1.0", "1.2.0"]
+    assert core.details("my_plugin")["versions"] == ["1.0.0", "1.1.0", "1.2.0"]
     assert [v["downloads"] for v in catalog.details("my_plugin")["versions_detail"]] == [1, 1, 1]
     # Nothing to fetch: already at the newest, unknown to the catalog, or plugin not installed.
     with pytest.raises(Conflict, match="no newer installed version"):
@@ -135,7 +136,7 @@ def test_update_fetches_a_not_yet_installed_target_from_the_catalog(
     (store_dir / "catalog/my_plugin/1.3.0.tar.gz").write_bytes(b"tampered")
     with pytest.raises(ChecksumMismatch):
         core.update("my_plugin", "1.3.0", user="bob")
-    assert core.manager.details("my_plugin")["active_version"] == "1.2.0"
+    assert core.details("my_plugin")["active_version"] == "1.2.0"
     assert catalog.details("my_plugin")["downloads"] == 3
     assert list((store_dir / "staging").iterdir()) == []
 
@@ -164,11 +165,11 @@ def test_cli_update_fetches_the_target_from_the_catalog(
 ) -> None:
     """``omniplug update p 1.1.0`` answers as REST does: fetched from the catalog, switched."""
     store = tmp_path / "cli-store"
-    seeded = open_core(str(store), user="alice")
+    seeded = open_system(str(store), user="alice")
     try:
         for version in ("1.0.0", "1.1.0"):
-            seeded.marketplace.catalog.publish(package(version=version), user="alice")
-        seeded.install_from_catalog("my_plugin", "1.0.0")
+            seeded.publish(package(version=version), user="alice")
+        seeded.install_from_marketplace({"name": "my_plugin", "version": "1.0.0"})
     finally:
         seeded.close()
     assert main(["update", "my_plugin", "1.1.0", "--data-dir", str(store)]) == 0, (

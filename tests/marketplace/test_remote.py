@@ -101,7 +101,7 @@ def remotes(
     """This server's marketplace, configured with three remotes (as the traits would)."""
     settings = jp_serverapp.web_app.settings
     market = Marketplace(
-        settings["omniscope_manager"],
+        settings["omniscope_system"]._manager,
         remotes=[
             {"name": "team", "url": f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
              "token": jp_serverapp.identity_provider.token},
@@ -110,7 +110,7 @@ def remotes(
         ],
         remote_timeout=3.0,
     )
-    settings["omniscope_marketplace"] = market
+    settings["omniscope_system"]._marketplace = market
     return market
 
 

@@ -1,4 +1,4 @@
-"""A Core on a temporary store, and an IPython shell with the %omniplug magic loaded on it."""
+"""A PluginSystem on a temporary store, and an IPython shell with the %omniplug magic loaded on it."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ from typing import Any
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from omniscope_jupyter.local import Core, open_core
+from omniscope_jupyter.config import open_system
+from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.notebook.magics import OmniplugMagics
 
 
 @pytest.fixture
-def core(tmp_path: Path) -> Iterator[Core]:
-    core = open_core(str(tmp_path / "store"), user="analyst")
+def core(tmp_path: Path) -> Iterator[PluginSystem]:
+    core = open_system(str(tmp_path / "store"), user="analyst")
     yield core
     core.close()
 
 
 @pytest.fixture
-def shell(core: Core) -> Iterator[Any]:
+def shell(core: PluginSystem) -> Iterator[Any]:
     ip = InteractiveShell.instance()
-    ip.register_magics(OmniplugMagics(ip, core=core))
+    ip.register_magics(OmniplugMagics(ip, system=core))
     yield ip
     InteractiveShell.clear_instance()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-from omniscope_jupyter.local import Core
+from omniscope_jupyter.core.system import PluginSystem
 
 from ..conftest import REPO
 
@@ -27,7 +27,7 @@ def test_load_ext_registers_the_magic() -> None:
         InteractiveShell.clear_instance()
 
 
-def test_install_list_info_enable_disable(shell: Any, core: Core) -> None:
+def test_install_list_info_enable_disable(shell: Any, core: PluginSystem) -> None:
     result = shell.run_line_magic("omniplug", f"install {EXAMPLES / 'data_normalizer'}")
     assert (result["name"], result["enabled"]) == ("data_normalizer", False)
     listed = shell.run_line_magic("omniplug", "list")
@@ -35,8 +35,8 @@ def test_install_list_info_enable_disable(shell: Any, core: Core) -> None:
     shell.run_line_magic("omniplug", "enable data_normalizer")
     assert shell.run_line_magic("omniplug", "info data_normalizer")["enabled"] is True
     shell.run_line_magic("omniplug", "disable data_normalizer")
-    assert core.manager.details("data_normalizer")["enabled"] is False
-    assert core.manager.history("data_normalizer")[-1]["user"] == "analyst"
+    assert core.details("data_normalizer")["enabled"] is False
+    assert core.history("data_normalizer")[-1]["user"] == "analyst"
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_mistakes_are_one_usage_error_line(shell: Any, line: str, fragment: str)
 
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
-def test_run_on_a_dataframe_and_store_the_result(shell: Any, core: Core) -> None:
+def test_run_on_a_dataframe_and_store_the_result(shell: Any, core: PluginSystem) -> None:
     shell.run_line_magic("omniplug", f"install {EXAMPLES / 'data_normalizer'} --enable")
     shell.user_ns["df"] = pd.DataFrame({"a": [1.0, 4.0, 7.0], "tag": ["x", "y", "z"]})
     assert shell.run_line_magic("omniplug", "run data_normalizer df -p method=zscore -o out") is None

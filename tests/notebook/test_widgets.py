@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from omniscope_jupyter.local import Core
+from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.notebook.widgets import MarketplacePanel
 
 from ..conftest import REPO
@@ -14,16 +14,16 @@ EXAMPLES = REPO / "plugins" / "examples"
 
 
 @pytest.fixture
-def published(core: Core) -> Core:
-    core.marketplace.catalog.seed_examples(EXAMPLES)
+def published(core: PluginSystem) -> PluginSystem:
+    core.seed_examples(EXAMPLES)
     return core
 
 
-def test_search_install_and_enable_from_the_panel(published: Core) -> None:
+def test_search_install_and_enable_from_the_panel(published: PluginSystem) -> None:
     panel = MarketplacePanel(published)
     names = [row.children[0].value for row in panel.results.children]
     assert len(names) == 3 and any("data_normalizer" in n for n in names)
-    published.marketplace.reviews.rate("data_normalizer", 4, user="rater")
+    published.rate("data_normalizer", 4, user="rater")
     panel.query.value = "normalize"
     panel.search_button.click()
     assert len(panel.results.children) == 1 and "1 plugin(s) found" in panel.status.value
@@ -33,13 +33,13 @@ def test_search_install_and_enable_from_the_panel(published: Core) -> None:
     assert install.description == "Install"
     install.click()
     assert "Installed and enabled data_normalizer" in panel.status.value
-    assert published.manager.details("data_normalizer")["enabled"] is True
+    assert published.details("data_normalizer")["enabled"] is True
     assert panel.run_plugin.options == ("data_normalizer",)
     assert panel.results.children[0].children[1].disabled is True
 
 
-def test_toggle_and_errors_show_in_status(published: Core) -> None:
-    published.install_path(EXAMPLES / "outlier_detector", enable=True)
+def test_toggle_and_errors_show_in_status(published: PluginSystem) -> None:
+    published.install(EXAMPLES / "outlier_detector", enable=True)
     panel = MarketplacePanel(published, namespace={"frame": pd.DataFrame({"x": [1]}), "_hidden": pd.DataFrame()})
     assert panel.run_frame.options == ("frame",)
     toggle = panel.installed.children[0].children[1]
@@ -56,8 +56,8 @@ def test_toggle_and_errors_show_in_status(published: Core) -> None:
 
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
-def test_run_from_the_panel(published: Core) -> None:
-    published.install_path(EXAMPLES / "outlier_detector", enable=True)
+def test_run_from_the_panel(published: PluginSystem) -> None:
+    published.install(EXAMPLES / "outlier_detector", enable=True)
     namespace = {"measurements": pd.DataFrame({"v": [1.0, 2.0, 2.0, 3.0, 2.0, 100.0]})}
     panel = MarketplacePanel(published, namespace=namespace)
     panel.run_plugin.value = "outlier_detector"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from omniscope_jupyter.core.lifecycle import PluginManager
 from omniscope_jupyter.errors import InvalidRequest
-from omniscope_jupyter.manager import PluginManager
 from omniscope_jupyter.marketplace import Marketplace
 
 from ..marketplace.test_search import PLUGINS as SEARCH_PLUGINS

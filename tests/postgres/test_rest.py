@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(120)
 async def test_lifecycle_and_marketplace_through_the_api(
     jp_fetch: Any, jp_serverapp: Any, package: Callable[..., Path], store_dir: Path
 ) -> None:
-    manager = jp_serverapp.web_app.settings["omniscope_manager"]
+    manager = jp_serverapp.web_app.settings["omniscope_system"]._manager
     assert manager.engine.dialect.name == "postgresql"
 
     status, body = await upload(jp_fetch, package(description="Finds quantile drift"))

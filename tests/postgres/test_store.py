@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, inspect, make_url, select
 
+from omniscope_jupyter.core.lifecycle import PluginManager
 from omniscope_jupyter.errors import Conflict, NotFound
-from omniscope_jupyter.manager import PluginManager
 from omniscope_jupyter.store import Execution, HistoryEntry, PluginVersion
 
 pytestmark = pytest.mark.timeout(120)

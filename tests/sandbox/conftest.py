@@ -17,8 +17,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from omniscope_jupyter.errors import SandboxUnavailable
-from omniscope_jupyter.executions import ExecutionService
 from omniscope_jupyter.sandbox.container import OWNER_LABEL, RUN_LABEL, docker_client
+from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.images import ensure_images, image_status
 from omniscope_jupyter.sandbox.jobs import PluginTarget
 from omniscope_jupyter.sandbox.runner import SandboxRunner

@@ -16,8 +16,8 @@ from typing import Any
 import docker
 import pytest
 
-from omniscope_jupyter.executions import ExecutionService
 from omniscope_jupyter.sandbox.container import PROCESS_LABEL
+from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.jobs import PluginTarget
 
 from .conftest import PluginFactory, ServiceFactory, labelled
@@ -79,7 +79,7 @@ import json, sys
 from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
-from omniscope_jupyter.executions import ExecutionService
+from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.jobs import PluginTarget
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 from omniscope_jupyter.sandbox.settings import SandboxSettings

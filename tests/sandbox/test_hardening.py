@@ -13,8 +13,8 @@ import docker
 import pytest
 
 from omniscope_jupyter.errors import SandboxUnavailable
-from omniscope_jupyter.executions import ExecutionService
 from omniscope_jupyter.sandbox.container import volume_name
+from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 
 from .conftest import PluginFactory, labelled

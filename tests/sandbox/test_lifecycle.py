@@ -19,11 +19,12 @@ from pathlib import Path
 import docker
 import pytest
 
+from omniscope_jupyter.config import open_system
+from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.errors import SandboxUnavailable
-from omniscope_jupyter.executions import LOCK_DIGEST_LABEL, ExecutionService
-from omniscope_jupyter.local import Core, open_core
 from omniscope_jupyter.sandbox.container import SANDBOX_NETWORK, volume_name
 from omniscope_jupyter.sandbox.dependencies import PLUGIN_IMAGE_REPO
+from omniscope_jupyter.sandbox.executions import LOCK_DIGEST_LABEL, ExecutionService
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 from omniscope_jupyter.store.orm import Plugin, PluginVersion
 
@@ -57,8 +58,8 @@ def volume_exists(client: docker.DockerClient, name: str) -> bool:
 
 
 @pytest.fixture
-def core(tmp_path: Path, images: dict[str, str]) -> Iterator[Core]:
-    core = open_core(str(tmp_path / "store"), user="analyst")
+def core(tmp_path: Path, images: dict[str, str]) -> Iterator[PluginSystem]:
+    core = open_system(str(tmp_path / "store"), user="analyst")
     yield core
     core.close()
 
@@ -77,11 +78,11 @@ def keeper_folder(root: Path) -> Path:
 
 
 def test_uninstall_removes_the_volume_so_a_namesake_starts_empty(
-    core: Core, tmp_path: Path, engine_client: docker.DockerClient
+    core: PluginSystem, tmp_path: Path, engine_client: docker.DockerClient
 ) -> None:
     folder = keeper_folder(tmp_path / "src")
-    core.install_path(folder, enable=True)
-    name = volume_name(core.executions.settings.owner, "keeper")
+    core.install(folder, enable=True)
+    name = volume_name(core._executions.settings.owner, "keeper")
     assert core.run("keeper", {"parameters": {"write": 10}})["metadata"] == {"found": False}
     assert core.run("keeper", {})["metadata"] == {"found": True}
     assert volume_exists(engine_client, name)
@@ -91,7 +92,7 @@ def test_uninstall_removes_the_volume_so_a_namesake_starts_empty(
     result = core.uninstall("keeper")
     assert result["uninstalled"] is True
     assert not volume_exists(engine_client, name)
-    core.install_path(folder, enable=True)
+    core.install(folder, enable=True)
     try:
         assert core.run("keeper", {})["metadata"] == {"found": False}
     finally:

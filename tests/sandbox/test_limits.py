@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 from omniscope_jupyter.errors import InvalidRequest
-from omniscope_jupyter.executions import ExecutionService
 from omniscope_jupyter.sandbox.arrow_limits import check_stream
+from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.jobs import PluginTarget
 from omniscope_jupyter.sandbox.transfer import TransferError
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from omniscope_jupyter.errors import Conflict, InvalidRequest
-from omniscope_jupyter.executions import ExecutionService
+from omniscope_jupyter.sandbox.executions import ExecutionService
 
 from .conftest import PluginFactory, labelled
 

@@ -1,4 +1,4 @@
-"""REST handlers of the marketplace: parse the request, call ``marketplace.Marketplace``, reply.
+"""REST handlers of the marketplace: parse the request, call ``PluginSystem``, reply.
 
 Routes are relative to ``/api/plugins`` (``marketplace_routes``) and must be registered before
 the ``/{plugin_id}`` routes. Every verb is ``@web.authenticated`` then ``@authorized``; a few
@@ -13,9 +13,9 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from .errors import Forbidden, InvalidRequest
-from .handlers import AUTH_RESOURCE, PluginsAPIHandler, StreamingUploadHandler, _maybe_await
-from .marketplace import Marketplace
+from ..errors import Forbidden, InvalidRequest
+from .base import AUTH_RESOURCE, PluginsAPIHandler
+from .upload import StreamingUploadHandler
 
 #: Authorizes curation (featured flag) and publishing over another user's plugin.
 ADMIN_RESOURCE = AUTH_RESOURCE + ":marketplace-admin"
@@ -25,18 +25,10 @@ _CHUNK = 1 << 16
 
 
 class MarketplaceHandler(PluginsAPIHandler):
-    """Base of the marketplace handlers: the ``Marketplace`` of this server."""
-
-    @property
-    def marketplace(self) -> Marketplace:
-        return self.settings["omniscope_marketplace"]
+    """Base of the marketplace handlers: who curates."""
 
     async def is_admin(self) -> bool:
-        return bool(
-            await _maybe_await(
-                self.authorizer.is_authorized(self, self.current_user, "write", ADMIN_RESOURCE)
-            )
-        )
+        return await self.is_authorized_for("write", ADMIN_RESOURCE)
 
 
 class PublishHandler(StreamingUploadHandler, MarketplaceHandler):
@@ -47,7 +39,7 @@ class PublishHandler(StreamingUploadHandler, MarketplaceHandler):
     async def post(self) -> None:
         package = self.uploaded_file()
         result = await self.in_thread(
-            self.marketplace.catalog.publish,
+            self.system.publish,
             package,
             user=self.username,
             admin=await self.is_admin(),
@@ -62,7 +54,7 @@ class SearchHandler(MarketplaceHandler):
     @web.authenticated
     @authorized(action="read")
     async def post(self) -> None:
-        self.reply(await self.in_thread(self.marketplace.search, self.json_body()))
+        self.reply(await self.in_thread(self.system.search, self.json_body()))
 
 
 class FeaturedHandler(MarketplaceHandler):
@@ -72,7 +64,7 @@ class FeaturedHandler(MarketplaceHandler):
     @authorized
     async def get(self) -> None:
         limit = self.query_int("limit", 0, 0, 100) or None
-        self.reply(await self.in_thread(self.marketplace.featured, limit))
+        self.reply(await self.in_thread(self.system.featured, limit))
 
 
 class CategoriesHandler(MarketplaceHandler):
@@ -81,7 +73,7 @@ class CategoriesHandler(MarketplaceHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.reply(await self.in_thread(self.marketplace.categories))
+        self.reply(await self.in_thread(self.system.categories))
 
 
 class MarketInstallHandler(MarketplaceHandler):
@@ -92,7 +84,7 @@ class MarketInstallHandler(MarketplaceHandler):
     async def post(self) -> None:
         body = self.json_body()
         self.reply(
-            await self.in_thread(self.marketplace.install, body, user=self.username), 201
+            await self.in_thread(self.system.install_from_marketplace, body, user=self.username), 201
         )
 
 
@@ -102,7 +94,7 @@ class CatalogPluginHandler(MarketplaceHandler):
     @web.authenticated
     @authorized
     async def get(self, plugin_id: str) -> None:
-        self.reply(await self.in_thread(self.marketplace.catalog.details, plugin_id))
+        self.reply(await self.in_thread(self.system.catalog_entry, plugin_id))
 
 
 class FeaturedFlagHandler(MarketplaceHandler):
@@ -117,7 +109,7 @@ class FeaturedFlagHandler(MarketplaceHandler):
         if not isinstance(featured, bool):
             raise InvalidRequest("featured must be true or false.")
         self.reply(
-            await self.in_thread(self.marketplace.catalog.set_featured, plugin_id, featured)
+            await self.in_thread(self.system.set_featured, plugin_id, featured)
         )
 
 
@@ -132,7 +124,7 @@ class ArchiveHandler(MarketplaceHandler):
     @authorized
     async def get(self, plugin_id: str, version: str) -> None:
         path, sha256, size = await self.in_thread(
-            self.marketplace.catalog.open_archive, plugin_id, version
+            self.system.open_archive, plugin_id, version
         )
         self.set_header("Content-Type", "application/gzip")
         self.set_header("Content-Length", str(size))
@@ -141,7 +133,7 @@ class ArchiveHandler(MarketplaceHandler):
             "Content-Disposition", f'attachment; filename="{plugin_id}-{version}.tar.gz"'
         )
         # Counted before sending: a client may act on the last byte before we finish.
-        await self.in_thread(self.marketplace.catalog.count_download, plugin_id, version)
+        await self.in_thread(self.system.count_download, plugin_id, version)
         with path.open("rb") as f:
             while chunk := await self.in_thread(f.read, _CHUNK):
                 self.write(chunk)
@@ -160,7 +152,7 @@ class RateHandler(MarketplaceHandler):
             raise InvalidRequest("rating is required: a whole number from 1 to 5.")
         self.reply(
             await self.in_thread(
-                self.marketplace.reviews.rate, plugin_id, body["rating"], user=self.username
+                self.system.rate, plugin_id, body["rating"], user=self.username
             )
         )
 
@@ -179,7 +171,7 @@ class ReviewHandler(MarketplaceHandler):
         if unknown:
             raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
         result = await self.in_thread(
-            self.marketplace.reviews.review,
+            self.system.review,
             plugin_id,
             body.get("text"),
             user=self.username,
@@ -195,7 +187,7 @@ class ReviewHandler(MarketplaceHandler):
         page_size = self.query_int("page_size", 20, 1, 100)
         self.reply(
             await self.in_thread(
-                self.marketplace.reviews.list, plugin_id, page=page, page_size=page_size
+                self.system.reviews, plugin_id, page=page, page_size=page_size
             )
         )
 

@@ -37,16 +37,16 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
-from .sandbox.container import short_error, volume_name
-from .sandbox.dependencies import PLUGIN_IMAGE_REPO, build_plugin_image
-from .sandbox.jobs import PluginTarget, build_request
-from .sandbox.processes import is_alive, process_identity
-from .sandbox.runner import RunOutcome, RunRequest, SandboxRunner
-from .sandbox.settings import SandboxSettings
-from .sandbox.transfer import frame_to_split
-from .sandbox.volumes import remove_volume
-from .store.orm import Execution, PluginVersion
+from ..errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
+from ..store.orm import Execution, PluginVersion
+from .container import short_error, volume_name
+from .dependencies import PLUGIN_IMAGE_REPO, build_plugin_image
+from .jobs import PluginTarget, build_request
+from .processes import is_alive, process_identity
+from .runner import RunOutcome, RunRequest, SandboxRunner
+from .settings import SandboxSettings
+from .transfer import frame_to_split
+from .volumes import remove_volume
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from semver import Version as SemVer
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from . import archive
-from .errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
-from .manifest import MANIFEST_FILE, read_manifest
-from .sandbox.jobs import PluginTarget
-from .scan.report import ScanReport, scan_summary
-from .stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
-from .store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
+from .. import archive
+from ..errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
+from ..manifest import MANIFEST_FILE, read_manifest
+from ..sandbox.jobs import PluginTarget
+from ..scan.report import ScanReport, scan_summary
+from ..stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
+from ..store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
 
 log = logging.getLogger(__name__)
 

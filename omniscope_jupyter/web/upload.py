@@ -1,19 +1,24 @@
-"""Receives a multipart upload chunk by chunk, writing its ``file`` part to disk under a cap.
+"""Uploads: a multipart body streamed chunk by chunk to disk under a cap, after auth.
 
-The HTTP layer feeds request body chunks as they arrive (tornado's ``stream_request_body``), so
-an upload never sits whole in memory and an oversized one is cut off as soon as it crosses the
-cap. Parsing is python-multipart's (the parser behind Starlette); this module only routes parts.
+Tornado feeds request body chunks as they arrive (``stream_request_body``), so an upload never
+sits whole in memory and an oversized one is cut off as soon as it crosses the cap. Parsing is
+python-multipart's (the parser behind Starlette); ``MultipartUpload`` only routes parts, and
+``StreamingUploadHandler`` is the base of the install and publish routes.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import IO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from tornado import web
+from tornado.http1connection import HTTP1Connection
 
-from .errors import InvalidPackage, TooLarge
+from ..errors import InvalidPackage, PluginError, TooLarge
+from .base import AUTH_RESOURCE, PluginsAPIHandler
 
 
 class MultipartUpload:
@@ -130,3 +135,72 @@ class MultipartUpload:
         elif self._field_buf is not None and self._part_name:
             self.fields[self._part_name] = self._field_buf.decode("utf-8", "replace")
         self._field_buf = None
+
+
+@web.stream_request_body
+class StreamingUploadHandler(PluginsAPIHandler):
+    """Streams a multipart ``file`` to a staging folder under the upload cap, after auth.
+
+    Anonymous, unauthorized and announced-too-large uploads are refused in ``prepare``, before
+    a byte of body is received. Subclasses call ``uploaded_file()`` in ``post``; the staging
+    folder is removed when the request finishes.
+    """
+
+    _upload: MultipartUpload | None = None
+    _upload_error: PluginError | None = None
+    _staging: Path | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "POST":
+            return
+        if not self.current_user:
+            raise web.HTTPError(403)
+        if not await self.is_authorized_for("write", AUTH_RESOURCE):
+            raise web.HTTPError(403, f"User is not authorized to write on {AUTH_RESOURCE}.")
+        cap = self.settings["omniscope_max_upload_bytes"]
+        length = self.request.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > cap + 64 * 1024:
+            raise web.HTTPError(413, f"The upload exceeds the {cap}-byte limit.")
+        connection = self.request.connection
+        assert isinstance(connection, HTTP1Connection)  # streaming bodies exist on HTTP/1 only
+        connection.set_max_body_size(cap + 64 * 1024)
+        self._staging = self.system.new_staging_dir()
+        self._upload = MultipartUpload(
+            self.request.headers.get("Content-Type", ""), self._staging / "upload.tar", cap
+        )
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._upload is None or self._upload_error is not None:
+            return
+        try:
+            self._upload.feed(chunk)
+        except PluginError as e:
+            self._upload_error = e
+
+    def uploaded_file(self) -> Path:
+        """The received archive; raises the upload's error (413, 400) if it failed."""
+        assert self._upload is not None
+        if self._upload_error is not None:
+            raise self._upload_error
+        return self._upload.finish()
+
+    def upload_field(self, name: str, default: str = "") -> str:
+        """A small text field of the multipart form, else the query argument."""
+        assert self._upload is not None
+        return self._upload.fields.get(name, self.get_query_argument(name, default))
+
+    def on_finish(self) -> None:
+        self._discard_upload()
+
+    def on_connection_close(self) -> None:
+        # A client that hangs up mid-body never reaches on_finish: clean up here too.
+        self._discard_upload()
+        super().on_connection_close()
+
+    def _discard_upload(self) -> None:
+        if self._upload is not None:
+            self._upload.close()
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None

@@ -1,0 +1,281 @@
+"""The composition root: every setting as a traitlet, and the one place the core is assembled.
+
+``OmniscopeConfig`` holds the settings; the server extension (``web.extension.OmniscopeApp``)
+inherits them, so ``c.OmniscopeApp.<name>`` in ``jupyter_server_config.py`` or
+``--OmniscopeApp.<name>=`` on the command line set them as before. ``make_system`` builds the
+``PluginSystem`` from them; ``open_system`` does the same for ``omniplug`` and notebook kernels.
+
+Which store a process opens, in order: explicit arguments (``omniplug --data-dir``), the
+``OMNISCOPE_DATA_DIR``/``OMNISCOPE_DB_URL`` environment a server sets for the kernels and
+terminals it launches, ``c.OmniscopeApp.*`` (or ``c.OmniscopeConfig.*``) in
+``jupyter_server_config.py`` or ``jupyter_omniscope_config.py``, then the default
+(``<jupyter data dir>/omniscope``).
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
+from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import PyFileConfigLoader
+
+from .archive import ArchiveLimits
+from .core.lifecycle import PluginManager
+from .core.system import PluginSystem
+from .marketplace import Marketplace
+from .sandbox.dependencies import probe_runner_image
+from .sandbox.executions import ExecutionService
+from .sandbox.runner import SandboxRunner
+from .sandbox.settings import SandboxSettings, owner_for
+from .stages import DependencyStage, ScanStage
+
+#: Set by the server for the kernels and terminals it launches: they open the server's store.
+DATA_DIR_ENV = "OMNISCOPE_DATA_DIR"
+DB_URL_ENV = "OMNISCOPE_DB_URL"
+#: The config files read by ``open_system`` (in each Jupyter config dir, later ones win).
+CONFIG_FILES = ("jupyter_server_config", "jupyter_omniscope_config")
+#: Config sections read as this configuration (the server extension's name first).
+CONFIG_SECTIONS = ("OmniscopeApp", "OmniscopeConfig")
+_SANDBOX = SandboxSettings()
+
+
+class OmniscopeConfig(Configurable):
+    """Every setting of the plugin system (store, install caps, scan, marketplace, sandbox)."""
+
+    data_dir = Unicode(
+        help="Folder of the plugin store (installed versions, staging, SQLite database). "
+        "Default: <jupyter data dir>/omniscope."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return str(Path(jupyter_data_dir()) / "omniscope")
+
+    db_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the store database, e.g. postgresql+psycopg://user@host/db. "
+        "Empty: SQLite in data_dir.",
+    ).tag(config=True)
+
+    sdk_root_dir = Unicode(
+        "",
+        help="Folder where POST /api/plugins/sdk/create makes plugin projects. "
+        "Empty: the server's root_dir.",
+    ).tag(config=True)
+
+    max_upload_bytes = Int(
+        50 * 1024 * 1024, help="Largest accepted plugin upload, in bytes (larger: 413)."
+    ).tag(config=True)
+    max_unpacked_bytes = Int(
+        200 * 1024 * 1024, help="Largest total size a package may extract to, in bytes."
+    ).tag(config=True)
+    max_archive_members = Int(2000, help="Most entries a package archive may hold.").tag(
+        config=True
+    )
+    max_archive_depth = Int(16, help="Deepest folder nesting a package archive may hold.").tag(
+        config=True
+    )
+    allow_force_install = Bool(
+        False,
+        help="Whether an authorized user may install a package the security scan refused "
+        "(force=true); every forced install is recorded in the version history.",
+    ).tag(config=True)
+
+    scan_vulndb_path = Unicode(
+        "",
+        help="Vulnerability database for the dependency scan: a safety-db insecure_full.json, "
+        "an OSV directory or an OSV all.zip (scripts/fetch-vulndb.sh). Empty: the safety-db "
+        "package's copy (dated 2021-07, CC BY-NC-SA: use OSV data for commercial use).",
+    ).tag(config=True)
+    scan_max_file_bytes = Int(
+        2 * 1024 * 1024, help="Largest single file a plugin package may hold (scan finding)."
+    ).tag(config=True)
+
+    scanner_class = Type(
+        default_value="omniscope_jupyter.scan.scanner.PackageScanner",
+        klass=ScanStage,
+        help="The install pipeline's security scan stage (see omniscope_jupyter.stages).",
+    ).tag(config=True)
+    dependency_resolver_class = Type(
+        default_value="omniscope_jupyter.sandbox.dependencies.DependencyResolver",
+        klass=DependencyStage,
+        help="The install pipeline's dependency stage (see omniscope_jupyter.stages).",
+    ).tag(config=True)
+
+    remote_marketplaces = List(
+        Dict(),
+        default_value=[],
+        help='Other OmniScope marketplaces merged into search and installable from: '
+        '[{"url": "https://host/base_url", "token": "<Jupyter token there>", "name": "team"}]; '
+        "name tags their results (default the URL); an unreachable one is reported, never fatal.",
+    ).tag(config=True)
+    remote_marketplace_timeout = Float(
+        5.0, help="Seconds each call to a remote marketplace may take."
+    ).tag(config=True)
+    seed_marketplace = Bool(
+        True,
+        help="At start, publish the bundled example plugins to the marketplace catalog when "
+        "they are not there yet (idempotent).",
+    ).tag(config=True)
+    marketplace_examples_dir = Unicode(
+        "",
+        help="Folder whose plugin folders seed the catalog. Empty: the bundled plugins/examples.",
+    ).tag(config=True)
+    review_max_chars = Int(5000, help="Longest accepted review text, in characters.").tag(
+        config=True
+    )
+    featured_count = Int(
+        6, help="How many plugins GET /api/plugins/marketplace/featured returns by default."
+    ).tag(config=True)
+
+    sandbox_memory = Unicode(_SANDBOX.memory, help="Memory of one plugin run (memory+swap equal: no swap).").tag(
+        config=True
+    )
+    sandbox_cpus = Float(_SANDBOX.cpus, help="CPU quota of one plugin run, in cores.").tag(config=True)
+    sandbox_timeout = Float(
+        _SANDBOX.timeout, help="Wall-clock seconds a run may take (a request may only ask for less)."
+    ).tag(config=True)
+    sandbox_pids = Int(_SANDBOX.pids, help="Most processes/threads in a plugin's container.").tag(config=True)
+    sandbox_tmpfs_size = Unicode(_SANDBOX.tmpfs_size, help="Size cap of the writable /tmp of a run.").tag(
+        config=True
+    )
+    sandbox_log_cap_bytes = Int(
+        _SANDBOX.log_cap_bytes, help="Captured stdout and stderr of a run are each cut to this size."
+    ).tag(config=True)
+    sandbox_max_concurrent_runs = Int(
+        _SANDBOX.max_concurrent_runs, help="Runs this process executes at once; more wait as 'queued' (the API stays free)."
+    ).tag(config=True)
+    sandbox_max_output_decoded_bytes = Int(
+        _SANDBOX.max_output_decoded_bytes,
+        help="A run's Arrow output is refused, before decoding, past this decoded size.",
+    ).tag(config=True)
+    sandbox_max_output_cells = Int(
+        _SANDBOX.max_output_cells, help="A run's Arrow output is refused, before decoding, past this many values."
+    ).tag(config=True)
+    sandbox_max_volume_bytes = Int(
+        _SANDBOX.max_volume_bytes,
+        help="A file_system plugin's /data volume is emptied (with a warning) when a run leaves "
+        "it larger than this (checked after each run).",
+    ).tag(config=True)
+    sandbox_image_mode = Unicode(
+        _SANDBOX.image_mode,
+        help="offline: build the runner image from a debootstrap of Debian (no registry needed); "
+        "pull: plain Dockerfiles FROM python:3.11-slim / r-base for machines that can pull.",
+    ).tag(config=True)
+    sandbox_cache_dir = Unicode(
+        "", help="Cache of rootfs tarballs and wheels. Empty: ~/.cache/omniscope."
+    ).tag(config=True)
+
+    def sandbox_settings(self) -> SandboxSettings:
+        """The sandbox limits from the traits; containers are labelled with this store's owner."""
+        data_dir = Path(self.data_dir)
+        extra: dict[str, Any] = {}
+        if self.sandbox_cache_dir:
+            extra["cache_dir"] = Path(self.sandbox_cache_dir)
+        return SandboxSettings(
+            memory=self.sandbox_memory,
+            cpus=self.sandbox_cpus,
+            timeout=self.sandbox_timeout,
+            pids=self.sandbox_pids,
+            tmpfs_size=self.sandbox_tmpfs_size,
+            log_cap_bytes=self.sandbox_log_cap_bytes,
+            max_concurrent_runs=self.sandbox_max_concurrent_runs,
+            max_output_decoded_bytes=self.sandbox_max_output_decoded_bytes,
+            max_output_cells=self.sandbox_max_output_cells,
+            max_volume_bytes=self.sandbox_max_volume_bytes,
+            image_mode=self.sandbox_image_mode,
+            work_dir=data_dir / "runs",
+            owner=owner_for(data_dir),
+            **extra,
+        )
+
+    def store_description(self) -> str:
+        """Which store this configuration opens, for the line every entry point prints."""
+        return f"{self.data_dir} ({self.db_url.split('@')[-1] if self.db_url else 'SQLite'})"
+
+
+def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
+    """Build the plugin system from ``config``: the server, ``omniplug`` and kernels call this."""
+    settings = config.sandbox_settings()
+    runner = SandboxRunner(settings)
+    facts = functools.cache(lambda: probe_runner_image(runner.client(), runner.images()["python"]))
+    pulled = settings.image_mode == "pull"
+    manager = PluginManager(
+        Path(config.data_dir),
+        config.db_url or None,
+        scanner=config.scanner_class(
+            vulndb_path=config.scan_vulndb_path or None,
+            max_file_bytes=config.scan_max_file_bytes,
+            sandbox_settings=settings,
+        ),
+        resolver=config.dependency_resolver_class(
+            wheel_cache=settings.wheel_cache,
+            base_packages=lambda: facts()["python_packages"],
+            r_packages=lambda: facts()["r_packages"],
+            python_version="3.11" if pulled else "3.13",
+            glibc="2.36" if pulled else "2.41",
+        ),
+        limits=ArchiveLimits(
+            max_members=config.max_archive_members,
+            max_unpacked_bytes=config.max_unpacked_bytes,
+            max_depth=config.max_archive_depth,
+        ),
+        allow_force=config.allow_force_install,
+    )
+    executions = ExecutionService(manager.sessions, runner, settings)
+    marketplace = Marketplace(
+        manager,
+        remotes=config.remote_marketplaces,
+        review_max_chars=config.review_max_chars,
+        remote_timeout=config.remote_marketplace_timeout,
+        featured_count=config.featured_count,
+    )
+    return PluginSystem(manager, executions, marketplace, user=user)
+
+
+def load_config() -> Config:
+    """The ``OmniscopeApp``/``OmniscopeConfig`` sections of the Jupyter config files, merged."""
+    merged = Config()
+    for directory in reversed(jupyter_config_path()):  # lowest priority first
+        for name in CONFIG_FILES:
+            path = Path(directory, f"{name}.py")
+            if path.is_file():
+                merged.merge(PyFileConfigLoader(path.name, str(path.parent)).load_config())
+    section = Config()
+    for name in reversed(CONFIG_SECTIONS):
+        if name in merged:
+            section.merge(merged[name])
+    return Config({"OmniscopeConfig": section})
+
+
+def open_system(
+    data_dir: str | None = None, db_url: str | None = None, user: str | None = None
+) -> PluginSystem:
+    """The plugin system on the store this process should use (see the module docstring)."""
+    config = OmniscopeConfig(config=load_config())
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
+    db_url = db_url or os.environ.get(DB_URL_ENV)
+    if data_dir:
+        config.data_dir = data_dir
+    if db_url:
+        config.db_url = db_url
+    system = make_system(config, user=user if user is not None else getpass.getuser())
+    system.store = config.store_description()
+    system.recover()
+    return system
+
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "DB_URL_ENV",
+    "OmniscopeConfig",
+    "load_config",
+    "make_system",
+    "open_system",
+]

@@ -1,0 +1,1 @@
+"""The core: the plugin lifecycle and ``PluginSystem``, the one front door every caller uses."""

@@ -1,0 +1,129 @@
+"""The base of every REST handler: auth resource, JSON helpers, one error mapping.
+
+Every verb of every handler is ``@web.authenticated`` then ``@authorized`` on the resource
+``omniscope:plugins`` (``read`` for GET, ``write`` for changes, ``execute`` to run). Domain
+errors (``errors.PluginError``) become their status code and a JSON ``{"message", "reason",
+...details}`` body here, in ``write_error``; anything else is a bug and stays a 500 with a log
+entry. Handlers only parse the request and call ``PluginSystem``; blocking work runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+
+from ..core.system import PluginSystem
+from ..errors import InvalidRequest, PluginError
+
+AUTH_RESOURCE = "omniscope:plugins"
+T = TypeVar("T")
+
+
+class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of every handler: auth resource, JSON helpers, error mapping."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def system(self) -> PluginSystem:
+        """The plugin system of this server (``config.make_system``)."""
+        return self.settings["omniscope_system"]
+
+    async def is_authorized_for(self, action: str, resource: str) -> bool:
+        """Whether the current user may ``action`` on ``resource`` (sync or async authorizer)."""
+        return bool(
+            await maybe_await(
+                self.authorizer.is_authorized(self, self.current_user, action, resource)
+            )
+        )
+
+    @property
+    def username(self) -> str:
+        user = self.current_user
+        return getattr(user, "username", None) or str(user or "")
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking core work off the event loop."""
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object body; an empty body is ``{}``."""
+        return parse_object(self.request.body)
+
+    async def large_json_body(self) -> dict[str, Any]:
+        """``json_body`` parsed in a thread: for bodies that carry data (execute)."""
+        return await self.in_thread(parse_object, self.request.body)
+
+    def reply(self, payload: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(payload, default=str))
+
+    async def reply_large(self, payload: Any, status: int = 200) -> None:
+        """``reply`` serialised in a thread: for answers that carry result data."""
+        text = await self.in_thread(json.dumps, payload, default=str)
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        await self.finish(text)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Domain errors answer their own status with ``message`` and details; bugs stay 500."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, PluginError):
+            self.set_status(exc.status)
+            self.set_header("Content-Type", "application/json")
+            body = {"message": exc.message, "reason": type(exc).__name__, **exc.details}
+            self.finish(json.dumps(body, default=str))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, PluginError):
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    def query_flag(self, name: str) -> bool | None:
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return None
+        if value.lower() in {"1", "true", "yes"}:
+            return True
+        if value.lower() in {"0", "false", "no"}:
+            return False
+        raise InvalidRequest(f"Query parameter {name!r} must be true or false, not {value!r}.")
+
+    def query_int(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise InvalidRequest(f"Query parameter {name!r} must be an integer.") from None
+        if not lo <= number <= hi:
+            raise InvalidRequest(f"Query parameter {name!r} must be between {lo} and {hi}.")
+        return number
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    if not raw or not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InvalidRequest(f"The request body is not valid JSON: {e}.") from e
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+async def maybe_await(value: Any) -> Any:
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        return await value
+    return value

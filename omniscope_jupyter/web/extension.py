@@ -1,0 +1,101 @@
+"""The jupyter_server extension: the REST routes, the plugin system's life with the server.
+
+Loaded automatically by JupyterLab / Jupyter Server (``jupyter-config`` enables it) and also
+launchable on its own (``jupyter omniscope``), where it listens on port 8001 so the spec's curl
+lines work as written. The settings are ``config.OmniscopeConfig``'s, inherited: they are set as
+``c.OmniscopeApp.<name>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+
+from .._version import __version__
+from ..config import DATA_DIR_ENV, DB_URL_ENV, OmniscopeConfig, make_system
+from ..core.system import PluginSystem
+from ..errors import SandboxUnavailable
+from ..marketplace import bundled_examples_dir
+from .routes import API_PREFIX, route_table
+
+
+class OmniscopeApp(OmniscopeConfig, ExtensionApp):
+    """OmniScope plugin system: install, scan, version and run analysis plugins."""
+
+    name = "omniscope"
+    version = __version__
+    description = __doc__
+    load_other_extensions = True
+    #: Only used when launched on its own (``jupyter omniscope``): the spec's port.
+    serverapp_config = {  # noqa: RUF012 (the base's shape)
+        "port": 8001,
+        "open_browser": False,
+        "identity_provider_class": "omniscope_jupyter.web.identity.TokenUserIdentityProvider",
+    }
+
+    def initialize_settings(self) -> None:
+        self.system = make_system(self)
+        # Opening the store includes finishing what a crash interrupted, before any request.
+        self.system.recover()
+        root = self.sdk_root_dir or (self.serverapp.root_dir if self.serverapp else ".")
+        self.settings.update(
+            omniscope_system=self.system,
+            omniscope_max_upload_bytes=self.max_upload_bytes,
+            omniscope_sdk_root_dir=str(Path(root).expanduser()),
+        )
+        # Kernels and terminals this server launches inherit its environment: they open this
+        # store rather than whatever their own config would find (config.open_system).
+        self._saved_env = {name: os.environ.get(name) for name in (DATA_DIR_ENV, DB_URL_ENV)}
+        _set_env(DATA_DIR_ENV, str(Path(self.data_dir).resolve()))
+        _set_env(DB_URL_ENV, self.db_url or None)
+        self.log.info("OmniScope plugin store at %s", self.store_description())
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(
+            (url_path_join(API_PREFIX, path), handler, kwargs)
+            for path, handler, kwargs in route_table()
+        )
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Background work starts here, once the event loop runs (never in initialize_settings)."""
+        if self.seed_marketplace:
+            folder = (
+                Path(self.marketplace_examples_dir)
+                if self.marketplace_examples_dir
+                else bundled_examples_dir()
+            )
+            # A slow scan must not delay start-up: seed in a worker thread.
+            self._seed_task = asyncio.create_task(
+                asyncio.to_thread(self.system.seed_examples, folder)
+            )
+        # Reap containers a previous server left and close its unfinished execution records.
+        try:
+            await self.system.startup()
+        except SandboxUnavailable as e:
+            self.log.warning("OmniScope sandbox unavailable at start (runs answer 503): %s", e)
+
+    async def stop_extension(self) -> None:
+        seed: Any = getattr(self, "_seed_task", None)
+        if seed is not None and not seed.done():
+            await asyncio.wait([seed], timeout=30)
+        system: PluginSystem | None = getattr(self, "system", None)
+        if system is not None:
+            await system.shutdown()
+            system.close()
+        for name, value in getattr(self, "_saved_env", {}).items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+main = launch_new_instance = OmniscopeApp.launch_instance
