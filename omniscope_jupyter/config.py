@@ -108,10 +108,19 @@ class OmniscopeConfig(Configurable):
         help="The install pipeline's dependency stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
 
+    work_threads = Dict(
+        value_trait=Int(),
+        default_value={},
+        help="Threads per kind of blocking request work, e.g. {'install': 2}: 'read' (quick "
+        "store reads, default 8), 'install' (scans, installs, publishes, updates, 2), 'remote' "
+        "(other marketplaces, 4), 'data' (run data encoding, 2). Slow work of one kind never "
+        "delays another kind's requests.",
+    ).tag(config=True)
+
     remote_marketplaces = List(
         Dict(),
         default_value=[],
-        help='Other OmniScope marketplaces merged into search and installable from: '
+        help="Other OmniScope marketplaces merged into search and installable from: "
         '[{"url": "https://host/base_url", "token": "<Jupyter token there>", "name": "team"}]; '
         "name tags their results (default the URL); an unreachable one is reported, never fatal.",
     ).tag(config=True)
@@ -134,29 +143,37 @@ class OmniscopeConfig(Configurable):
         6, help="How many plugins GET /api/plugins/marketplace/featured returns by default."
     ).tag(config=True)
 
-    sandbox_memory = Unicode(_SANDBOX.memory, help="Memory of one plugin run (memory+swap equal: no swap).").tag(
-        config=True
-    )
-    sandbox_cpus = Float(_SANDBOX.cpus, help="CPU quota of one plugin run, in cores.").tag(config=True)
-    sandbox_timeout = Float(
-        _SANDBOX.timeout, help="Wall-clock seconds a run may take (a request may only ask for less)."
+    sandbox_memory = Unicode(
+        _SANDBOX.memory, help="Memory of one plugin run (memory+swap equal: no swap)."
     ).tag(config=True)
-    sandbox_pids = Int(_SANDBOX.pids, help="Most processes/threads in a plugin's container.").tag(config=True)
-    sandbox_tmpfs_size = Unicode(_SANDBOX.tmpfs_size, help="Size cap of the writable /tmp of a run.").tag(
+    sandbox_cpus = Float(_SANDBOX.cpus, help="CPU quota of one plugin run, in cores.").tag(
         config=True
     )
+    sandbox_timeout = Float(
+        _SANDBOX.timeout,
+        help="Wall-clock seconds a run may take (a request may only ask for less).",
+    ).tag(config=True)
+    sandbox_pids = Int(_SANDBOX.pids, help="Most processes/threads in a plugin's container.").tag(
+        config=True
+    )
+    sandbox_tmpfs_size = Unicode(
+        _SANDBOX.tmpfs_size, help="Size cap of the writable /tmp of a run."
+    ).tag(config=True)
     sandbox_log_cap_bytes = Int(
-        _SANDBOX.log_cap_bytes, help="Captured stdout and stderr of a run are each cut to this size."
+        _SANDBOX.log_cap_bytes,
+        help="Captured stdout and stderr of a run are each cut to this size.",
     ).tag(config=True)
     sandbox_max_concurrent_runs = Int(
-        _SANDBOX.max_concurrent_runs, help="Runs this process executes at once; more wait as 'queued' (the API stays free)."
+        _SANDBOX.max_concurrent_runs,
+        help="Runs this process executes at once; more wait as 'queued' (the API stays free).",
     ).tag(config=True)
     sandbox_max_output_decoded_bytes = Int(
         _SANDBOX.max_output_decoded_bytes,
         help="A run's Arrow output is refused, before decoding, past this decoded size.",
     ).tag(config=True)
     sandbox_max_output_cells = Int(
-        _SANDBOX.max_output_cells, help="A run's Arrow output is refused, before decoding, past this many values."
+        _SANDBOX.max_output_cells,
+        help="A run's Arrow output is refused, before decoding, past this many values.",
     ).tag(config=True)
     sandbox_max_volume_bytes = Int(
         _SANDBOX.max_volume_bytes,

@@ -11,13 +11,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 from semver import Version as SemVer
 
 from ._version import PLATFORM_VERSION
 from .errors import InvalidPackage
 from .extension_points import EXTENSION_POINT_NAMES
+from .sandbox.requirements import RequirementError, parse_requirement
 
 MANIFEST_FILE = "manifest.json"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
@@ -34,7 +34,6 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,),
     "object": (dict,),
 }
-R_DEPENDENCY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9](?:\s*\((?:>=|>|==|<=|<)\s*[0-9][0-9.-]*\))?$")
 REQUIRED = ("name", "version", "author", "description", "language", "entry_point", "extension_points")
 OPTIONAL_STR = ("author_email", "category", "min_platform_version", "license", "homepage")
 KNOWN_FIELDS = frozenset(
@@ -180,20 +179,12 @@ def _check_dependencies(data: dict[str, Any], language: Any, problems: list[str]
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
         problems.append("dependencies: must be a list of requirement strings.")
         return
+    # The dependency stage's own parser: what it would refuse is a manifest problem here.
     for dep in deps:
-        if language == "r":
-            if not R_DEPENDENCY_RE.match(dep.strip()):
-                problems.append(
-                    f"dependencies: {dep!r} is not an R requirement ('pkg' or 'pkg (>= x.y)')."
-                )
-            continue
         try:
-            req = Requirement(dep)
-        except InvalidRequirement as e:
-            problems.append(f"dependencies: {dep!r} is not a PEP 508 requirement ({e}).")
-            continue
-        if req.url:
-            problems.append(f"dependencies: {dep!r} points at a URL; only index packages are allowed.")
+            parse_requirement(dep, language if isinstance(language, str) else "python")
+        except RequirementError as e:
+            problems.append(f"dependencies: {e}.")
 
 
 def _check_config(data: dict[str, Any], problems: list[str]) -> None:

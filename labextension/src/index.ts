@@ -8,34 +8,52 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { PluginsClient } from './api';
 import { pluginsIcon } from './icon';
+import { PluginsModel } from './model';
 import { PluginsPanel } from './panel';
 
-const COMMAND = 'omniscope:open-plugins';
+/** The command that opens the panel (also in the command palette). */
+export const OPEN_COMMAND = 'omniscope:open-plugins';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'omniscope-jupyter:plugins',
   description: 'A side panel to browse the OmniScope plugin marketplace and manage plugins.',
   autoStart: true,
-  optional: [ILayoutRestorer, ICommandPalette],
+  optional: [ILayoutRestorer, ICommandPalette, ITranslator],
   activate: (
     app: JupyterFrontEnd,
     restorer: ILayoutRestorer | null,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    translator: ITranslator | null
   ) => {
-    const panel = new PluginsPanel(new PluginsClient(app.serviceManager.serverSettings));
+    translator = translator ?? nullTranslator;
+    const trans = translator.load('omniscope_jupyter');
+    const client = new PluginsClient({
+      serverSettings: app.serviceManager.serverSettings,
+      translator
+    });
+    const model = new PluginsModel({ client, translator });
+    const panel = new PluginsPanel({ model, translator });
     panel.title.icon = pluginsIcon;
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, panel.id);
 
-    app.commands.addCommand(COMMAND, {
-      label: 'Open OmniScope Plugins',
-      caption: 'Browse the OmniScope plugin marketplace and manage installed plugins',
+    app.commands.addCommand(OPEN_COMMAND, {
+      // The palette shows the category ("OmniScope") above the label.
+      label: args =>
+        args.isPalette
+          ? trans.__('Open plugins panel')
+          : trans.__('Open OmniScope plugins panel'),
+      caption: trans.__(
+        'Browse the OmniScope plugin marketplace and manage installed plugins'
+      ),
+      icon: args => (args.isPalette ? undefined : pluginsIcon),
       execute: () => app.shell.activateById(panel.id)
     });
-    palette?.addItem({ command: COMMAND, category: 'OmniScope' });
+    palette?.addItem({ command: OPEN_COMMAND, category: trans.__('OmniScope') });
   }
 };
 

@@ -116,9 +116,7 @@ class PluginManager:
             for entry in self.layout.trash.iterdir():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(str(entry))
-            removed += self._discard_unowned(
-                self.layout.versions.glob("*/*"), PluginVersion.path
-            )
+            removed += self._discard_unowned(self.layout.versions.glob("*/*"), PluginVersion.path)
             for plugin_dir in self.layout.versions.iterdir():
                 if not any(plugin_dir.iterdir()):
                     plugin_dir.rmdir()
@@ -240,14 +238,25 @@ class PluginManager:
         return CheckedPackage(root, manifest, sha256, report, forced)
 
     def _refuse_existing(self, name: str, version: str) -> None:
+        """Refuse a version already installed, also one equal but for build metadata.
+
+        Semantic versioning ignores build metadata in precedence: ``1.0.0+a`` and ``1.0.0+b``
+        cannot be ordered, so the second could be installed but never be updated to.
+        """
         with self.sessions() as s:
-            if s.scalar(
-                select(PluginVersion.id).where(
-                    PluginVersion.plugin_name == name, PluginVersion.version == version
-                )
-            ):
+            installed = s.scalars(
+                select(PluginVersion.version).where(PluginVersion.plugin_name == name)
+            ).all()
+        wanted = semver_key(version)
+        for other in installed:
+            if other == version:
                 raise Conflict(
                     f"{name} {version} is already installed; bump the version to upload a change."
+                )
+            if semver_key(other).compare(wanted) == 0:
+                raise Conflict(
+                    f"{name} {version} differs from the installed {other} only in build "
+                    "metadata, which semantic versioning does not order; bump the version."
                 )
 
     def _store(self, checked: CheckedPackage, lock: dict[str, Any], user: str) -> None:
@@ -561,7 +570,8 @@ class PluginManager:
         versions = [v.version for v in self._versions(s, name)]
         if target is None:
             candidates = [
-                v for v in versions
+                v
+                for v in versions
                 if (semver_key(v) > current) == newer and v != plugin.active_version
             ]
             if not candidates:
@@ -596,7 +606,9 @@ def scan_refused(name: str, version: str, report: ScanReport, action: str = "") 
     ``action`` names what was refused when it is not an install or update ("publish").
     """
     highs = "; ".join(
-        f"{f.rule_id} {f.file}:{f.line} {f.message}" for f in report.findings if f.severity == "HIGH"
+        f"{f.rule_id} {f.file}:{f.line} {f.message}"
+        for f in report.findings
+        if f.severity == "HIGH"
     )
     what = f"to {action} " if action else ""
     return ScanRefused(

@@ -57,8 +57,9 @@ class PluginSystem:
         self._executions = executions
         self._marketplace = marketplace
         self.user = user
-        #: Which store this is, for the line each entry point prints (set by ``open_system``).
-        self.store = str(manager.layout.data_dir)
+        #: The store's folder; and which store this is, for the line each entry point prints.
+        self.store_dir = Path(manager.layout.data_dir)
+        self.store = str(self.store_dir)
 
     def _who(self, user: str | None) -> str:
         return self.user if user is None else user
@@ -177,9 +178,7 @@ class PluginSystem:
 
     def run(self, plugin_id: str, body: Any, *, user: str | None = None) -> dict[str, Any]:
         """Blocking run with a REST-shaped body (``input_data``, ``parameters``...)."""
-        return self._executions.run(
-            self._manager.installed(plugin_id), body, user=self._who(user)
-        )
+        return self._executions.run(self._manager.installed(plugin_id), body, user=self._who(user))
 
     def run_frame(self, plugin_id: str, frame: pd.DataFrame | None, **kwargs: Any) -> FrameResult:
         """Run on a DataFrame; the result frame comes back as a DataFrame, never as JSON.
@@ -193,9 +192,7 @@ class PluginSystem:
             kwargs["extension_point"] = (target.manifest.get("extension_points") or [None])[0]
         return self._executions.run_frame(target, frame, **kwargs)
 
-    def executions_page(
-        self, plugin_id: str, page: int = 1, page_size: int = 20
-    ) -> dict[str, Any]:
+    def executions_page(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
         """Newest-first page of a plugin's runs (``NotFound`` for an unknown plugin)."""
         self._manager.details(plugin_id)
         return self._executions.page(plugin_id, page, page_size)
@@ -291,5 +288,6 @@ class PluginSystem:
     def create_project(root: Path, request: dict[str, Any]) -> dict[str, Any]:
         """Scaffold a plugin project under ``root`` (see ``sdk.create_project``)."""
         return create_project(root, request)
+
 
 __all__ = ["FrameResult", "PluginSystem"]

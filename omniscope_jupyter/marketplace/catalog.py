@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .. import archive
+from ..core.lifecycle import CheckedPackage, PluginManager, Progress, semver_key
 from ..errors import (
     ChecksumMismatch,
     Conflict,
@@ -34,14 +35,20 @@ from ..errors import (
     PluginError,
 )
 from ..extension_points import EXTENSION_POINTS
-from ..core.lifecycle import CheckedPackage, PluginManager, Progress, semver_key
 from ..manifest import MANIFEST_FILE
 from ..scan.report import scan_summary
 from ..store import Plugin
 from ..store.orm import utcnow
+from .checks import check_plugin_ref, is_plugin_name, storable
 from .orm import CatalogPlugin, CatalogVersion, RatingSummary, create_tables
 from .reviews import rating_dict
-from .search import SearchIndex, SearchRequest, key_of, run_search, search_document
+from .search import (
+    SearchIndex,
+    SearchRequest,
+    key_of,
+    run_search,
+    search_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +68,23 @@ def _log_progress(step: str, detail: str) -> None:
     log.debug("%s: %s", step, detail)
 
 
-def copy_hashing(src: IO[bytes], dest: Path, max_bytes: int | None = None) -> tuple[str, int]:
-    """Copy a stream to a new file, returning its sha256 and size (one read, no second look)."""
+def chunks_of(src: IO[bytes]) -> Iterator[bytes]:
+    """A stream as the chunks ``copy_hashing`` takes."""
+    return iter(lambda: src.read(_CHUNK), b"")
+
+
+def copy_hashing(
+    chunks: Iterable[bytes], dest: Path, max_bytes: int | None = None
+) -> tuple[str, int]:
+    """Copy chunks (``chunks_of`` a stream) to a new file, returning its sha256 and size.
+
+    One read, no second look; ``dest`` must not exist (nor be a symlink).
+    """
     h = hashlib.sha256()
     size = 0
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as out:
-        for chunk in iter(lambda: src.read(_CHUNK), b""):
+        for chunk in chunks:
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 raise InvalidPackage(f"The archive is larger than {max_bytes} bytes.")
@@ -101,6 +118,8 @@ class Catalog:
         return self.manager.recover_unowned(self.root.glob("*/*.tar.gz"), CatalogVersion.path)
 
     def archive_path(self, name: str, version: str) -> Path:
+        """Where a published archive lives; refuses what is not a plugin name and version."""
+        check_plugin_ref(name, version or "")
         return self.root / name / f"{version}.tar.gz"
 
     # -- publish ----------------------------------------------------------------------------
@@ -124,7 +143,7 @@ class Catalog:
         try:
             copy = staging / "archive.tar.gz"
             with package.open("rb") as src:
-                sha256, size = copy_hashing(src, copy)
+                sha256, size = copy_hashing(chunks_of(src), copy)
 
             def refuse(name: str, version: str) -> None:
                 self._refuse(name, version, user, admin)
@@ -180,11 +199,11 @@ class Catalog:
             if newest:
                 entry.latest_version = version
                 entry.published_at = now
-                entry.description = manifest.get("description", "")
-                entry.author = manifest.get("author", "")
+                entry.description = storable(manifest.get("description", ""))
+                entry.author = storable(manifest.get("author", ""))
                 entry.language = manifest.get("language", "")
-                entry.category = manifest.get("category", "")
-                entry.tags_key = key_of(manifest.get("tags", []))
+                entry.category = storable(manifest.get("category", ""))
+                entry.tags_key = storable(key_of(manifest.get("tags", [])))
                 entry.extension_points_key = key_of(manifest.get("extension_points", []))
                 entry.search_document = search_document(manifest)
                 self.index.sync(s, name, manifest)
@@ -211,9 +230,10 @@ class Catalog:
     # -- queries ----------------------------------------------------------------------------
 
     def _entry(self, s: Session, name: str) -> CatalogPlugin:
-        entry = s.get(CatalogPlugin, name)
+        # A name no manifest could hold is not looked up (PostgreSQL refuses NUL, for one).
+        entry = s.get(CatalogPlugin, name) if is_plugin_name(name) else None
         if entry is None:
-            raise NotFound(f"No plugin named {name!r} is in the marketplace.")
+            raise NotFound(f"No plugin named {name!r:.80} is in the marketplace.")
         return entry
 
     def _version_row(self, s: Session, name: str, version: str | None) -> CatalogVersion:
@@ -223,7 +243,9 @@ class Catalog:
             if row.version == wanted:
                 return row
         published = ", ".join(sorted((v.version for v in entry.versions), key=semver_key))
-        raise NotFound(f"{name} has no published version {wanted}; published: {published}.")
+        raise NotFound(
+            f"{name} has no published version {str(wanted)[:80]}; published: {published}."
+        )
 
     def is_published(self, name: str, version: str | None = None) -> bool:
         with self.sessions() as s:
@@ -374,10 +396,10 @@ class Catalog:
             row = self._version_row(s, name, version)
             version, expected, rel = row.version, row.sha256, row.path
         source = self.layout.data_dir / rel
-        copy = staging / f"{name}-{version}.tar.gz"
+        copy = staging / "catalog.tar.gz"
         try:
             with source.open("rb") as src:
-                actual, _ = copy_hashing(src, copy)
+                actual, _ = copy_hashing(chunks_of(src), copy)
         except FileNotFoundError:
             raise ChecksumMismatch(
                 f"The catalog archive of {name} {version} is missing; nothing was installed."

@@ -2,24 +2,28 @@
 
 A rating and the plugin's ``RatingSummary`` change in one transaction, so an average is never
 out of step with the ratings it sums. Reviews are stored exactly as typed (after trimming) and
-returned as JSON strings; nothing here or in the API renders them as HTML, and control
-characters other than newline and tab are refused so a review cannot smuggle terminal escapes.
+returned as JSON strings; nothing here or in the API renders them as HTML (``<b>`` is five
+characters of text). Control characters other than newline and tab are refused so a review
+cannot smuggle terminal escapes, and so are lone surrogates (no UTF-8 can store them) and the
+bidirectional overrides that make text read other than it is stored ("Trojan Source").
 """
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidRequest, NotFound
 from ..core.lifecycle import PluginManager
+from ..errors import InvalidRequest, NotFound
 from ..store import PluginVersion, Rating, Review
+from .checks import is_plugin_name, unprintable
 from .orm import CatalogVersion, RatingSummary
 
 DEFAULT_MAX_REVIEW_CHARS = 5000
+#: Embeddings, overrides and isolates of the Unicode bidirectional algorithm.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_rating(value: Any) -> int:
@@ -52,6 +56,8 @@ class Reviews:
 
     def _known_versions(self, s: Session, name: str) -> set[str]:
         """Versions of ``name`` published or installed here; ``NotFound`` when neither."""
+        if not is_plugin_name(name):
+            raise NotFound(f"No plugin named {name!r:.80} is in the marketplace or installed here.")
         versions = set(
             s.scalars(select(CatalogVersion.version).where(CatalogVersion.plugin_name == name))
         ) | set(s.scalars(select(PluginVersion.version).where(PluginVersion.plugin_name == name)))
@@ -95,6 +101,7 @@ class Reviews:
         return replaced
 
     def check_text(self, text: Any) -> str:
+        """The review's text, trimmed; ``InvalidRequest`` unless it is plain text under the cap."""
         if not isinstance(text, str):
             raise InvalidRequest("text must be a string: the review's plain text.")
         text = text.replace("\r\n", "\n").strip()
@@ -104,8 +111,11 @@ class Reviews:
             raise InvalidRequest(
                 f"text is {len(text)} characters long; a review holds at most {self.max_chars}."
             )
-        if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in text):
-            raise InvalidRequest("text holds control characters; send plain text.")
+        if unprintable(text, allowed="\n\t") or not BIDI_CONTROLS.isdisjoint(text):
+            raise InvalidRequest(
+                "text holds control characters (other than newline and tab) or bidirectional "
+                "overrides; send plain text."
+            )
         return text
 
     def review(
@@ -126,7 +136,7 @@ class Reviews:
             known = self._known_versions(s, name)
             if version is not None and version not in known:
                 raise NotFound(
-                    f"{name} has no version {version} in the marketplace or installed here."
+                    f"{name} has no version {version!r:.80} in the marketplace or installed here."
                 )
             row = Review(plugin_name=name, user=user, text=body, rating=value, version=version)
             s.add(row)

@@ -10,13 +10,18 @@ import shutil
 from datetime import datetime
 from typing import Any
 
-from semver import Version as SemVer
-
-from ..errors import InvalidRequest
 from ..core.lifecycle import PluginManager
+from ..errors import InvalidRequest
 from . import ranking
 from .catalog import Catalog
-from .remote import DEFAULT_TIMEOUT, RemoteCatalogs, check_source
+from .checks import check_plugin_ref
+from .remote import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_MAX_ANSWER_BYTES,
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    DEFAULT_TIMEOUT,
+    RemoteCatalogs,
+)
 from .reviews import DEFAULT_MAX_REVIEW_CHARS, Reviews
 from .search import SearchRequest
 
@@ -32,9 +37,13 @@ class Marketplace:
         The local store (database, lock, scan stage, install pipeline).
     remotes
         Other OmniScope marketplaces: ``[{"url", "token", "name"?}, ...]``.
-    review_max_chars, remote_timeout, featured_count
-        The review length cap, the timeout of each remote call (seconds) and how many plugins
-        ``featured`` returns.
+    review_max_chars, featured_count
+        The review length cap and how many plugins ``featured`` returns.
+    remote_timeout, remote_download_timeout
+        Wall-clock seconds a JSON call to a remote (search, details) and an archive download
+        from one may take in total.
+    remote_max_answer_bytes, remote_max_archive_bytes
+        Largest JSON answer and archive read from a remote (the upload cap suits the latter).
     """
 
     def __init__(
@@ -44,6 +53,9 @@ class Marketplace:
         remotes: list[dict[str, Any]] | None = None,
         review_max_chars: int = DEFAULT_MAX_REVIEW_CHARS,
         remote_timeout: float = DEFAULT_TIMEOUT,
+        remote_download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        remote_max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        remote_max_archive_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         featured_count: int = DEFAULT_FEATURED_COUNT,
     ) -> None:
         self.manager = manager
@@ -52,7 +64,9 @@ class Marketplace:
         self.remotes = RemoteCatalogs.from_config(
             remotes or [],
             timeout=remote_timeout,
-            max_download_bytes=manager.limits.max_unpacked_bytes,
+            download_timeout=remote_download_timeout,
+            max_answer_bytes=remote_max_answer_bytes,
+            max_download_bytes=remote_max_archive_bytes,
         )
         self.featured_count = featured_count
 
@@ -128,25 +142,28 @@ class Marketplace:
         return {"categories": categories, "count": len(categories)}
 
     def install(self, body: dict[str, Any], *, user: str) -> dict[str, Any]:
-        """Install ``{"name", "version"?, "source"?}`` from the catalog or a remote one."""
-        name, version = body.get("name"), body.get("version")
-        if not isinstance(name, str) or not name:
+        """Install ``{"name", "version"?, "source"?}`` from the catalog or a remote one.
+
+        ``name`` and ``version`` are checked as a manifest checks them and ``source`` must be
+        the name of a configured remote (never a URL) before anything else happens; the
+        archive then goes through the install pipeline, which checks the manifest inside.
+        """
+        if not body.get("name"):
             raise InvalidRequest("name: the plugin to install is required.")
-        if version is not None and not (isinstance(version, str) and SemVer.is_valid(version)):
-            raise InvalidRequest(f"version {version!r} is not a semantic version.")
+        name, version = check_plugin_ref(body.get("name"), body.get("version"))
         unknown = sorted(set(body) - {"name", "version", "source"})
         if unknown:
-            raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.")
-        source = check_source(body.get("source"))
-        if source is None:
+            raise InvalidRequest(f"Unknown field(s): {', '.join(str(u)[:80] for u in unknown)}.")
+        remote = self.remotes.resolve(body.get("source"))
+        if remote is None:
             return self.catalog.install(name, version, user=user)
         staging = self.manager.new_staging_dir()
         try:
-            path, version, sha256 = self.remotes.download(source, name, version, staging)
+            path, version, sha256 = self.remotes.download(remote.name, name, version, staging)
             result = self.manager.install(path, user=user)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return {**result, "source": self.remotes.find(source).source, "sha256": sha256}
+        return {**result, "source": remote.name, "sha256": sha256}
 
 
 def _merge_key(sort: str) -> Any:
@@ -159,7 +176,7 @@ def _merge_key(sort: str) -> Any:
         elif sort == "newest":
             try:
                 primary = -datetime.fromisoformat(item.get("published_at", "")).timestamp()
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError, OSError):
                 primary = 0.0
         else:
             primary = -(item.get("score") or 0.0)

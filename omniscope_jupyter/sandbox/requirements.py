@@ -28,7 +28,7 @@ from packaging.version import InvalidVersion, Version
 #: Longest dependency string accepted; real requirements are far shorter.
 MAX_REQUIREMENT_CHARS = 200
 #: A PEP 508 distribution name (also the form of an extra).
-_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
+DISTRIBUTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 #: What a rebuilt line may hold: names, extras, operators, PEP 440 versions. No space, no
 #: slash, no colon, no ``@``, no ``;``, no ``#``: nothing pip could read as a path, URL or option.
 _PIP_LINE = re.compile(r"^[A-Za-z0-9._\-\[\],<>=!~*+]+$")
@@ -148,7 +148,8 @@ def parse_python_requirement(text: Any) -> PythonRequirement:
             raise RequirementError(
                 clean, f"has {spec.version!r}, which is not a PEP 440 version"
             ) from None
-    if not _NAME.match(req.name) or not all(_NAME.match(extra) for extra in req.extras):
+    names = (req.name, *req.extras)
+    if not all(DISTRIBUTION_NAME.match(name) for name in names):
         raise RequirementError(clean, "has a name or extra that is not a PEP 508 name")
     return PythonRequirement(
         text=clean,
@@ -202,6 +203,7 @@ def _r_version_key(version: str) -> tuple[int, ...]:
 
 
 __all__ = [
+    "DISTRIBUTION_NAME",
     "MAX_REQUIREMENT_CHARS",
     "PythonRequirement",
     "RRequirement",

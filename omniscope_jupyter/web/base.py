@@ -12,14 +12,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 
+from .. import jsonsafe
 from ..core.system import PluginSystem
 from ..errors import InvalidRequest, PluginError
+from .executors import WorkPools
 
 AUTH_RESOURCE = "omniscope:plugins"
 T = TypeVar("T")
@@ -48,9 +52,17 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
         user = self.current_user
         return getattr(user, "username", None) or str(user or "")
 
-    async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking core work off the event loop."""
-        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+    async def in_thread(
+        self, fn: Callable[..., T], *args: Any, work: str = "read", **kwargs: Any
+    ) -> T:
+        """Run blocking core work off the event loop, in the pool for its kind of ``work``.
+
+        Kinds (``executors.WORK_KINDS``): ``read`` (quick store reads), ``install`` (scans,
+        installs, publishes, updates), ``remote`` (calls to other marketplaces), ``data``
+        (encoding and decoding run data). A kind's pool full of slow work never delays another's.
+        """
+        pools: WorkPools = self.settings["omniscope_work_pools"]
+        return await pools.run(work, functools.partial(fn, *args, **kwargs))
 
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object body; an empty body is ``{}``."""
@@ -58,7 +70,7 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
 
     async def large_json_body(self) -> dict[str, Any]:
         """``json_body`` parsed in a thread: for bodies that carry data (execute)."""
-        return await self.in_thread(parse_object, self.request.body)
+        return await self.in_thread(parse_object, self.request.body, work="data")
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -66,7 +78,7 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
 
     async def reply_large(self, payload: Any, status: int = 200) -> None:
         """``reply`` serialised in a thread: for answers that carry result data."""
-        text = await self.in_thread(json.dumps, payload, default=str)
+        text = await self.in_thread(json.dumps, payload, default=str, work="data")
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         await self.finish(text)
@@ -78,9 +90,29 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
             self.set_status(exc.status)
             self.set_header("Content-Type", "application/json")
             body = {"message": exc.message, "reason": type(exc).__name__, **exc.details}
-            self.finish(json.dumps(body, default=str))
+            self.finish(self._redact(json.dumps(body, default=str)))
             return
         super().write_error(status_code, **kwargs)
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the host's folders (store, staging, working dir, temp, home).
+
+        Error messages quote paths from deep in the core (a staging path, the projects
+        folder, pip's output); a client learns nothing of the host's layout from them.
+        """
+        folders = {
+            self.system.store_dir: "<store>",
+            Path(self.settings["omniscope_sdk_root_dir"]): "<root_dir>",
+            Path.cwd(): "<server>",
+            Path(tempfile.gettempdir()): "<tmp>",
+            Path.home(): "<home>",
+        }
+        # Longest first, so the store inside the home folder is named as the store.
+        for folder, name in sorted(folders.items(), key=lambda kv: -len(str(kv[0]))):
+            for form in {str(folder), str(folder.resolve())}:
+                if len(form) > 1:
+                    text = text.replace(form, name)
+        return text
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, PluginError):
@@ -112,12 +144,13 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; any malformed, too deep or too large body is a 400."""
     if not raw or not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidRequest(f"The request body is not valid JSON: {e}.") from e
+        body = jsonsafe.loads(raw, what="The request body")
+    except jsonsafe.UnsafeJSON as e:
+        raise InvalidRequest(f"{e}.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body

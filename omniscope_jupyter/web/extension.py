@@ -21,6 +21,7 @@ from ..config import DATA_DIR_ENV, DB_URL_ENV, OmniscopeConfig, make_system
 from ..core.system import PluginSystem
 from ..errors import SandboxUnavailable
 from ..marketplace import bundled_examples_dir
+from .executors import WorkPools
 from .routes import API_PREFIX, route_table
 
 
@@ -43,8 +44,10 @@ class OmniscopeApp(OmniscopeConfig, ExtensionApp):
         # Opening the store includes finishing what a crash interrupted, before any request.
         self.system.recover()
         root = self.sdk_root_dir or (self.serverapp.root_dir if self.serverapp else ".")
+        self.work_pools = WorkPools(self.work_threads)
         self.settings.update(
             omniscope_system=self.system,
+            omniscope_work_pools=self.work_pools,
             omniscope_max_upload_bytes=self.max_upload_bytes,
             omniscope_sdk_root_dir=str(Path(root).expanduser()),
         )
@@ -87,6 +90,9 @@ class OmniscopeApp(OmniscopeConfig, ExtensionApp):
         if system is not None:
             await system.shutdown()
             system.close()
+        pools: WorkPools | None = getattr(self, "work_pools", None)
+        if pools is not None:
+            pools.shutdown()
         for name, value in getattr(self, "_saved_env", {}).items():
             _set_env(name, value)
 

@@ -32,5 +32,16 @@ class TokenUserIdentityProvider(IdentityProvider):
             return "token-user"
 
     def generate_anonymous_user(self, handler: web.RequestHandler) -> User:
+        return self._token_user()
+
+    def user_for_token(self, token: str) -> User:
+        """The user who typed the token into the ``/login`` form: the token holder.
+
+        jupyter_server's base ``process_login_form`` calls this, but only its legacy provider
+        defines it; without it logging in through the page answered 500.
+        """
+        return self._token_user()
+
+    def _token_user(self) -> User:
         name = self.token_username
         return User(username=name, name=name, display_name=name, initials=name[:2].upper())

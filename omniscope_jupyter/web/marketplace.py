@@ -41,6 +41,7 @@ class PublishHandler(StreamingUploadHandler, MarketplaceHandler):
         result = await self.in_thread(
             self.system.publish,
             package,
+            work="install",
             user=self.username,
             admin=await self.is_admin(),
             progress=lambda step, detail: self.log.info("publish %s: %s", step, detail),
@@ -54,7 +55,7 @@ class SearchHandler(MarketplaceHandler):
     @web.authenticated
     @authorized(action="read")
     async def post(self) -> None:
-        self.reply(await self.in_thread(self.system.search, self.json_body()))
+        self.reply(await self.in_thread(self.system.search, self.json_body(), work="remote"))
 
 
 class FeaturedHandler(MarketplaceHandler):
@@ -84,7 +85,10 @@ class MarketInstallHandler(MarketplaceHandler):
     async def post(self) -> None:
         body = self.json_body()
         self.reply(
-            await self.in_thread(self.system.install_from_marketplace, body, user=self.username), 201
+            await self.in_thread(
+                self.system.install_from_marketplace, body, user=self.username, work="install"
+            ),
+            201,
         )
 
 
@@ -108,9 +112,7 @@ class FeaturedFlagHandler(MarketplaceHandler):
         featured = self.json_body().get("featured")
         if not isinstance(featured, bool):
             raise InvalidRequest("featured must be true or false.")
-        self.reply(
-            await self.in_thread(self.system.set_featured, plugin_id, featured)
-        )
+        self.reply(await self.in_thread(self.system.set_featured, plugin_id, featured))
 
 
 class ArchiveHandler(MarketplaceHandler):
@@ -123,9 +125,7 @@ class ArchiveHandler(MarketplaceHandler):
     @web.authenticated
     @authorized
     async def get(self, plugin_id: str, version: str) -> None:
-        path, sha256, size = await self.in_thread(
-            self.system.open_archive, plugin_id, version
-        )
+        path, sha256, size = await self.in_thread(self.system.open_archive, plugin_id, version)
         self.set_header("Content-Type", "application/gzip")
         self.set_header("Content-Length", str(size))
         self.set_header("X-Content-SHA256", sha256)
@@ -151,9 +151,7 @@ class RateHandler(MarketplaceHandler):
         if "rating" not in body:
             raise InvalidRequest("rating is required: a whole number from 1 to 5.")
         self.reply(
-            await self.in_thread(
-                self.system.rate, plugin_id, body["rating"], user=self.username
-            )
+            await self.in_thread(self.system.rate, plugin_id, body["rating"], user=self.username)
         )
 
 
@@ -186,9 +184,7 @@ class ReviewHandler(MarketplaceHandler):
         page = self.query_int("page", 1, 1, 100_000)
         page_size = self.query_int("page_size", 20, 1, 100)
         self.reply(
-            await self.in_thread(
-                self.system.reviews, plugin_id, page=page, page_size=page_size
-            )
+            await self.in_thread(self.system.reviews, plugin_id, page=page, page_size=page_size)
         )
 
 

@@ -30,6 +30,7 @@ class InstallHandler(StreamingUploadHandler):
         result = await self.in_thread(
             self.system.install,
             package,
+            work="install",
             user=self.username,
             force=force,
             progress=lambda step, detail: self.log.info("install %s: %s", step, detail),
@@ -91,7 +92,11 @@ class UpdateHandler(PluginsAPIHandler):
     @authorized
     async def post(self, plugin_id: str) -> None:
         target = self.json_body().get("target_version")
-        self.reply(await self.in_thread(self.system.update, plugin_id, target, user=self.username))
+        self.reply(
+            await self.in_thread(
+                self.system.update, plugin_id, target, user=self.username, work="install"
+            )
+        )
 
 
 class RollbackHandler(PluginsAPIHandler):
@@ -154,9 +159,7 @@ class ExecutionsHandler(PluginsAPIHandler):
     async def get(self, plugin_id: str) -> None:
         page = self.query_int("page", 1, 1, 1_000_000)
         page_size = self.query_int("page_size", 20, 1, 200)
-        self.reply(
-            await self.in_thread(self.system.executions_page, plugin_id, page, page_size)
-        )
+        self.reply(await self.in_thread(self.system.executions_page, plugin_id, page, page_size))
 
 
 class ExecutionHandler(PluginsAPIHandler):
@@ -195,5 +198,3 @@ class SdkCreateHandler(PluginsAPIHandler):
     async def post(self) -> None:
         root = Path(self.settings["omniscope_sdk_root_dir"])
         self.reply(await self.in_thread(self.system.create_project, root, self.json_body()), 201)
-
-

@@ -1,17 +1,19 @@
-"""The dependency stage against the real index: wheels-only locks for the runner's Python, base
-packages left alone, pip's message on failure with nothing left behind, R checks."""
+"""The dependency stage against the real index, with pip in its resolver container: wheels-only
+locks for the runner's Python, base packages left alone, pip's message on failure with nothing
+left behind, R checks."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from omniscope_jupyter.errors import InvalidPackage
+from omniscope_jupyter.errors import InvalidPackage, SandboxUnavailable
 from omniscope_jupyter.sandbox.dependencies import DependencyResolver, manylinux_platforms
+from tests.prereq import missing
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "examples"
 # What the offline runner image reports (probe_runner_image): Debian's builds carry "+dfsg".
@@ -30,8 +32,27 @@ TABULATE = {
     "sha256": "024ca478df22e9340661486f85298cff5f6dcdba14f3813e8830015b9ed1948f",
     "filename": "tabulate-0.9.0-py3-none-any.whl",
 }
-# Any pip call through this fails the test loudly: for cases that must not reach pip at all.
-NO_PIP = [sys.executable, "-c", "import sys; sys.exit('pip must not run here')"]
+
+
+def no_pip() -> NoReturn:
+    """The Docker client of pip's container, for cases that must not reach pip at all."""
+    raise AssertionError("pip (and so Docker) must not be needed here")
+
+
+@pytest.fixture(scope="module")
+def docker_engine() -> None:
+    """pip runs in the resolver container: these tests need the engine (and the index)."""
+    from omniscope_jupyter.sandbox.container import docker_client
+
+    try:
+        docker_client().close()
+    except SandboxUnavailable as exc:
+        missing(exc.message)
+
+
+def pip_in_docker(test):
+    """Mark a test whose dependencies go to pip (in its container, on the real index)."""
+    return pytest.mark.docker(pytest.mark.usefixtures("docker_engine")(test))
 
 
 def resolver(cache: Path, **settings) -> DependencyResolver:
@@ -44,6 +65,7 @@ def python_manifest(*dependencies: str) -> dict:
     return {"language": "python", "dependencies": list(dependencies)}
 
 
+@pip_in_docker
 def test_pure_python_wheel_is_locked_with_its_hash(tmp_path):
     lock = resolver(tmp_path).resolve(tmp_path, python_manifest("tabulate==0.9.0"))
     assert lock["resolved"] == [TABULATE]
@@ -58,6 +80,7 @@ def test_pure_python_wheel_is_locked_with_its_hash(tmp_path):
     json.dumps(lock)  # stored with the plugin as JSON
 
 
+@pip_in_docker
 def test_lock_digest_is_stable_and_the_cache_is_reused(tmp_path):
     first = resolver(tmp_path).resolve(tmp_path, python_manifest("tabulate==0.9.0"))
     wheel = tmp_path / TABULATE["filename"]
@@ -67,6 +90,7 @@ def test_lock_digest_is_stable_and_the_cache_is_reused(tmp_path):
     assert wheel.stat().st_mtime_ns == stamp  # not downloaded a second time
 
 
+@pip_in_docker
 def test_unknown_package_refuses_with_pips_message_and_leaves_nothing(tmp_path):
     cache = tmp_path / "wheels"
     with pytest.raises(InvalidPackage) as caught:
@@ -78,17 +102,18 @@ def test_unknown_package_refuses_with_pips_message_and_leaves_nothing(tmp_path):
     assert not cache.exists() or list(cache.iterdir()) == []
 
 
+@pip_in_docker
 def test_a_failing_download_keeps_nothing_half_done(tmp_path):
     # Resolution succeeds, the download is refused: no wheel and no temp folder may remain.
     stage = resolver(tmp_path / "wheels")
-    stage._pip_resolve = lambda wanted, pins, stubs: ([{**TABULATE, "sha256": "0" * 64}], set())  # type: ignore[method-assign]
+    stage.python._resolve = lambda wanted, pins, stubs: ([{**TABULATE, "sha256": "0" * 64}], set())  # type: ignore[method-assign]
     with pytest.raises(InvalidPackage, match="cannot be resolved"):
         stage.resolve(tmp_path, python_manifest("tabulate==0.9.0"))
     assert list((tmp_path / "wheels").iterdir()) == []
 
 
 def test_base_packages_accepted_by_the_specifier_are_not_resolved(tmp_path):
-    lock = resolver(tmp_path, pip_command=NO_PIP).resolve(
+    lock = resolver(tmp_path, client_factory=no_pip).resolve(
         tmp_path, python_manifest("numpy", "pandas>=2.0", "pyarrow>=14,<27")
     )
     assert lock["resolved"] == []
@@ -100,12 +125,14 @@ def test_base_packages_accepted_by_the_specifier_are_not_resolved(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pip_in_docker
 def test_a_requirement_the_base_does_not_meet_is_resolved(tmp_path):
     lock = resolver(tmp_path).resolve(tmp_path, python_manifest("six==1.16.0"))
     assert [(w["name"], w["version"]) for w in lock["resolved"]] == [("six", "1.16.0")]
     assert lock["resolved"][0]["filename"] == "six-1.16.0-py2.py3-none-any.whl"
 
 
+@pip_in_docker
 def test_transitive_base_packages_are_pinned_not_reinstalled(tmp_path):
     # numexpr needs numpy: the image's numpy (2.2.4) is kept, only numexpr's wheel is locked,
     # and it is the CPython 3.13 manylinux build, not one for the host's Python.
@@ -115,9 +142,10 @@ def test_transitive_base_packages_are_pinned_not_reinstalled(tmp_path):
     assert {"name": "numpy", "version": "2.2.4"} in lock["base"]
 
 
+@pip_in_docker
 def test_markers_are_judged_for_the_runner_python(tmp_path):
     only_old = "tabulate==0.9.0; python_version < '3.12'"
-    lock = resolver(tmp_path, pip_command=NO_PIP).resolve(tmp_path, python_manifest(only_old))
+    lock = resolver(tmp_path, client_factory=no_pip).resolve(tmp_path, python_manifest(only_old))
     assert lock["resolved"] == []
     old = resolver(tmp_path, python_version="3.11").resolve(tmp_path, python_manifest(only_old))
     assert [w["name"] for w in old["resolved"]] == ["tabulate"]
@@ -127,17 +155,17 @@ def test_markers_are_judged_for_the_runner_python(tmp_path):
 @pytest.mark.parametrize(
     ("dependency", "message"),
     [
-        ("not a requirement!", "is not a valid requirement"),
-        ("evil @ https://example.com/evil.whl", "direct URL"),
+        ("not a requirement!", "is not a PEP 508 requirement"),
+        ("evil @ https://example.com/evil.whl", "direct reference"),
     ],
 )
 def test_malformed_requirements_are_refused(tmp_path, dependency, message):
     with pytest.raises(InvalidPackage, match=message):
-        resolver(tmp_path, pip_command=NO_PIP).resolve(tmp_path, python_manifest(dependency))
+        resolver(tmp_path, client_factory=no_pip).resolve(tmp_path, python_manifest(dependency))
 
 
 def test_r_dependencies_checked_against_the_r_image(tmp_path):
-    stage = resolver(tmp_path, pip_command=NO_PIP)
+    stage = resolver(tmp_path, client_factory=no_pip)
     manifest = {"language": "r", "dependencies": ["stats", "jsonlite (>= 1.8)", "R (>= 4.3)"]}
     lock = stage.resolve(tmp_path, manifest)
     assert lock["resolved"] == [] and lock["target"] == {"r": "4.5.0"}
@@ -155,12 +183,12 @@ def test_r_dependencies_checked_against_the_r_image(tmp_path):
         "R (>= 5.0; the image has 4.5.0)",
     ]
     assert "ggplot2 (not installed)" in caught.value.message
-    with pytest.raises(InvalidPackage, match="is not of the form"):
+    with pytest.raises(InvalidPackage, match="is not an R requirement"):
         stage.resolve(tmp_path, {"language": "r", "dependencies": ["jsonlite >= 1"]})
 
 
 def test_r_builtin_packages_need_no_package_list(tmp_path):
-    stage = DependencyResolver(wheel_cache=tmp_path, pip_command=NO_PIP)
+    stage = DependencyResolver(wheel_cache=tmp_path, client_factory=no_pip)
     lock = stage.resolve(tmp_path, {"language": "r", "dependencies": ["stats", "utils"]})
     assert lock["base"] == []
     with pytest.raises(InvalidPackage, match="jsonlite"):
@@ -174,7 +202,7 @@ def test_package_lists_may_be_supplied_lazily(tmp_path):
         calls.append("base")
         return RUNNER_BASE
 
-    stage = DependencyResolver(wheel_cache=tmp_path, base_packages=base, pip_command=NO_PIP)
+    stage = DependencyResolver(wheel_cache=tmp_path, base_packages=base, client_factory=no_pip)
     assert calls == []  # nothing is read before a plugin needs it
     stage.resolve(tmp_path, python_manifest("numpy"))
     assert calls == ["base"]
@@ -183,7 +211,7 @@ def test_package_lists_may_be_supplied_lazily(tmp_path):
 @pytest.mark.parametrize("name", ["data_normalizer", "outlier_detector", "correlation_analyzer"])
 def test_examples_need_nothing_beyond_the_runner_image(tmp_path, name):
     manifest = json.loads((EXAMPLES / name / "manifest.json").read_text())
-    lock = resolver(tmp_path, pip_command=NO_PIP).resolve(EXAMPLES / name, manifest)
+    lock = resolver(tmp_path, client_factory=no_pip).resolve(EXAMPLES / name, manifest)
     assert lock["resolved"] == []
 
 
@@ -195,6 +223,7 @@ def test_manylinux_platforms_cover_every_older_glibc():
     assert "manylinux2014_aarch64" in manylinux_platforms("aarch64", "2.17")
 
 
+@pip_in_docker
 def test_extras_keep_the_image_version_and_add_their_packages(tmp_path):
     # pandas[output-formatting] = jinja2 + tabulate: pandas and jinja2 stay the image's;
     # tabulate is added, and so is tzdata: with extras pandas' own requirements are read from
@@ -207,6 +236,7 @@ def test_extras_keep_the_image_version_and_add_their_packages(tmp_path):
     assert {"name": "jinja2", "version": "3.1.6"} in lock["base"]
 
 
+@pip_in_docker
 def test_image_packages_need_no_wheel_of_their_version_on_the_index(tmp_path):
     # Debian's markupsafe 2.1.5 predates Python 3.13, so the index has no cp313 wheel of it;
     # jinja2 needs markupsafe, and the image's copy must satisfy it as it is.
@@ -217,6 +247,7 @@ def test_image_packages_need_no_wheel_of_their_version_on_the_index(tmp_path):
     assert lock["base"] == [{"name": "markupsafe", "version": "2.1.5"}]
 
 
+@pip_in_docker
 def test_a_package_without_a_wheel_is_refused_not_built(tmp_path):
     # odfpy publishes only a source distribution: building it would run its setup.py here.
     with pytest.raises(InvalidPackage, match="No matching distribution found for odfpy"):

@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from omniscope_jupyter.errors import SandboxUnavailable
-from omniscope_jupyter.sandbox.dependencies import (
-    DEPS_DIR,
-    DependencyResolver,
-    build_plugin_image,
-    probe_runner_image,
-)
+from omniscope_jupyter.sandbox.dependencies import DependencyResolver
+from omniscope_jupyter.sandbox.plugin_image import DEPS_DIR, build_plugin_image, probe_runner_image
 from tests.prereq import IN_CI, missing
 
 pytestmark = pytest.mark.docker

@@ -37,7 +37,9 @@ CHROMIUM_ARGS = [
 ]
 TOKEN = "omniscope-ui-test-token"
 START_TIMEOUT = 90.0
-FAILURE_SCREENSHOT = "/tmp/omniscope-panel-failure.png"
+# Screenshots of the panel's views (and of a failed test), for a person to look at; git-ignored.
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+FAILURE_SCREENSHOT = SCREENSHOTS / "failure.png"
 
 
 def _free_port() -> int:
@@ -202,8 +204,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             from playwright.sync_api import Error as PlaywrightError
 
             try:
-                page.screenshot(path=FAILURE_SCREENSHOT)
-                report.sections.append(("screenshot", FAILURE_SCREENSHOT))
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(FAILURE_SCREENSHOT))
+                report.sections.append(("screenshot", str(FAILURE_SCREENSHOT)))
             except PlaywrightError as e:  # the page may be gone; the report matters more
                 report.sections.append(("screenshot", f"none: {e}"))
         server = funcargs.get("lab_server")

@@ -1,12 +1,14 @@
 """End to end: the "OmniScope plugins" side panel in JupyterLab, in headless Chromium.
 
-One published plugin is searched for, installed, enabled, updated, rolled back and uninstalled
-through the panel, each step checked against the REST API; refusals by the server show its JSON
-``message`` and nothing else.
+One published plugin is searched for, installed (and so enabled), disabled, offered and given
+an update, rolled back and uninstalled through the panel, each step checked against the REST
+API; refusals by the server show its JSON ``message`` and nothing else. Screenshots of each
+view go to ``tests/ui/screenshots/`` (git-ignored).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,13 @@ from typing import Any
 import pytest
 
 from ..conftest import build_package, multipart
-from .conftest import LabServer
+from .conftest import SCREENSHOTS, LabServer
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(300)
 
-SCREENSHOTS = Path("/tmp")
 PANEL = "#omniscope-plugins"
+INSTALLED = f'{PANEL} [data-testid="installed-view"]'
+MARKETPLACE = f'{PANEL} [data-testid="marketplace-view"]'
 DESCRIPTION = "Estimates heteroscedasticity of residual series"
 
 
@@ -40,12 +43,25 @@ def installed(server: LabServer) -> dict[str, Any]:
     return {p["name"]: p for p in answer["plugins"]}
 
 
-def item(page: Any, name: str) -> Any:
-    return page.locator(f'{PANEL} .jp-OmniscopePlugins-item[data-plugin="{name}"]:visible')
+def installed_row(page: Any, name: str) -> Any:
+    return page.locator(f'{INSTALLED} [data-testid="installed-plugin"][data-plugin="{name}"]')
+
+
+def catalog_row(page: Any, name: str) -> Any:
+    return page.locator(f'{MARKETPLACE} [data-testid="catalog-plugin"][data-plugin="{name}"]')
 
 
 def status_line(page: Any) -> Any:
-    return page.locator(f"{PANEL} .jp-OmniscopePlugins-status")
+    return page.locator(f'{PANEL} [data-testid="status"]')
+
+
+def status_text(page: Any) -> Any:
+    return status_line(page).locator(".jp-OmniscopePlugins-statusText")
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def test_search_install_and_manage_a_plugin_from_the_side_panel(
@@ -67,84 +83,157 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     expect(tab).to_be_visible(timeout=90_000)
     tab.click()
     panel = page.locator(PANEL)
+    expect(panel).to_have_class(re.compile(r"\bjp-SidePanel\b"))
     expect(panel.locator(".jp-OmniscopePlugins-header")).to_have_text("OmniScope plugins")
+    expect(panel.locator(".jp-SidePanel-toolbar .jp-OmniscopePlugins-refresh")).to_be_visible()
+    expect(panel.locator(".jp-AccordionPanel-title")).to_have_text(["Installed", "Marketplace"])
 
-    # Marketplace on open: the featured list, then a search.
-    expect(panel.locator(".jp-OmniscopePlugins-heading")).to_have_text("Featured")
-    expect(item(page, "my_plugin")).to_have_count(1)
-    panel.get_by_placeholder("Search plugins").fill("heteroscedasticity")
-    panel.get_by_placeholder("Search plugins").press("Enter")
-    expect(panel.locator(".jp-OmniscopePlugins-heading")).to_have_text(
-        "Results for “heteroscedasticity”"
+    # Both sections load on open: nothing installed yet, the featured list.
+    expect(page.locator(f'{INSTALLED} [data-testid="empty"]')).to_have_text(
+        "No plugin is installed yet. Install one from the marketplace below."
     )
-    hit = item(page, "my_plugin")
+    heading = page.locator(f'{MARKETPLACE} [data-testid="results-heading"]')
+    expect(heading).to_have_text("Featured")
+    expect(catalog_row(page, "my_plugin")).to_have_count(1)
+
+    # The search field is JupyterLab's InputGroup, as tall as the extension manager's.
+    search = panel.get_by_label("Search the plugin marketplace")
+    expect(search).to_have_attribute("placeholder", "Search plugins")
+    box = search.bounding_box()
+    assert box is not None and box["height"] == pytest.approx(30, abs=2), box
+    expect(panel.locator(".jp-OmniscopePlugins-search .jp-InputGroupAction svg")).to_be_visible()
+    search.fill("heteroscedasticity")
+    search.press("Enter")
+    expect(heading).to_have_text("Results for “heteroscedasticity”")
+    hit = catalog_row(page, "my_plugin")
     expect(hit.locator(".jp-OmniscopePlugins-version")).to_have_text("1.0.0")
     expect(hit.locator(".jp-OmniscopePlugins-description")).to_have_text(DESCRIPTION)
     expect(hit.locator(".jp-OmniscopePlugins-rating")).to_have_text("★ 4.0 (1 rating)")
-    page.screenshot(path=str(SCREENSHOTS / "omniscope-panel-marketplace.png"))
+    shot(page, "marketplace-search")
 
-    hit.get_by_role("button", name="Install").click()
-    expect(hit.locator(".jp-OmniscopePlugins-installed")).to_have_text("Installed 1.0.0")
-    expect(status_line(page)).to_have_text("Installed my_plugin 1.0.0.")
+    # Install from the marketplace: installed *and enabled*.
+    hit.get_by_role("button", name="Install my_plugin").click()
+    expect(status_text(page)).to_have_text("Installed and enabled my_plugin 1.0.0.")
+    expect(status_line(page)).to_have_attribute("role", "status")
+    expect(hit.get_by_test_id("installed-version")).to_have_text("Installed 1.0.0")
     assert installed(server)["my_plugin"]["active_version"] == "1.0.0"
-
-    # Installed tab: enable, update to a newer installed version, roll back.
-    panel.get_by_role("tab", name="Installed").click()
-    row = item(page, "my_plugin")
-    expect(row.locator(".jp-OmniscopePlugins-version")).to_have_text("1.0.0")
-    toggle = row.get_by_label("Enable my_plugin")
-    expect(toggle).not_to_be_checked()
-    toggle.click()  # not check(): the list re-renders, the old box detaches
-    expect(row).to_have_attribute("data-enabled", "true")
     assert installed(server)["my_plugin"]["enabled"] is True
+    row = installed_row(page, "my_plugin")
+    expect(row).to_have_attribute("data-enabled", "true")
+    expect(row.locator(".jp-OmniscopePlugins-version")).to_have_text("1.0.0")
 
+    # Quiet secondary buttons, not a solid red one per row.
+    expect(row.get_by_test_id("uninstall")).to_have_class(re.compile(r"\bjp-mod-minimal\b"))
+
+    # Disable with the checkbox (keyboard: it is a real, labelled checkbox).
+    toggle = row.get_by_label("Enable my_plugin")
+    expect(toggle).to_be_checked()
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(row).to_have_attribute("data-enabled", "false")
+    expect(status_text(page)).to_have_text("Disabled my_plugin.")
+    assert installed(server)["my_plugin"]["enabled"] is False
+
+    # A newer version is published: both sections offer the update after a refresh.
     publish(server, tmp_path, "1.1.0")
-    status, answer = server.api(
-        "POST", "marketplace", "install", body={"name": "my_plugin", "version": "1.1.0"}
-    )
-    assert status == 201, answer
-    panel.get_by_role("button", name="Refresh").click()
-    expect(row.locator("option")).to_have_text(["1.1.0", "1.0.0"])
-    row.get_by_label("Version of my_plugin").select_option("1.1.0")
+    panel.locator(".jp-OmniscopePlugins-refresh").click()
+    update = hit.get_by_test_id("update")
+    expect(update).to_have_text("Update to 1.1.0")
+    expect(hit.locator(".jp-OmniscopePlugins-badge")).to_have_text("Update available")
+    expect(row.get_by_test_id("update")).to_have_text("Update to 1.1.0")
+    shot(page, "installed")
+    update.click()
+    expect(status_text(page)).to_have_text("Updated my_plugin to 1.1.0.")
     expect(row.locator(".jp-OmniscopePlugins-version")).to_have_text("1.1.0")
-    expect(status_line(page)).to_have_text("Updated my_plugin to 1.1.0.")
+    expect(hit.get_by_test_id("update")).to_have_count(0)
+    expect(row.get_by_test_id("update")).to_have_count(0)
     assert installed(server)["my_plugin"]["active_version"] == "1.1.0"
-    page.screenshot(path=str(SCREENSHOTS / "omniscope-panel-installed.png"))
 
-    row.get_by_label("Version of my_plugin").select_option("1.0.0")
+    # The version picker rolls back (with a reason in the history) and updates again.
+    picker = row.get_by_label("Version of my_plugin")
+    expect(picker.locator("option")).to_have_text(["1.1.0", "1.0.0"])
+    picker.select_option("1.0.0")
+    expect(status_text(page)).to_have_text("Rolled back my_plugin to 1.0.0.")
     expect(row.locator(".jp-OmniscopePlugins-version")).to_have_text("1.0.0")
     status, history = server.api("GET", "my_plugin", "history")
     assert history["history"][-1]["action"] == "rollback", history
     assert "JupyterLab panel" in history["history"][-1]["reason"]
+    expect(hit.get_by_test_id("update")).to_have_text("Update to 1.1.0")
+    picker.select_option("1.1.0")
+    expect(status_text(page)).to_have_text("Updated my_plugin to 1.1.0.")
+    assert installed(server)["my_plugin"]["active_version"] == "1.1.0"
 
     # A refusal shows the server's message: the plugin vanished behind the panel's back.
     status, gone = server.api("DELETE", "my_plugin")
     assert status == 200, gone
     row.get_by_label("Enable my_plugin").click()
-    expect(status_line(page)).to_have_text("No plugin named 'my_plugin' is installed.")
+    expect(status_text(page)).to_have_text("No plugin named 'my_plugin' is installed.")
     expect(status_line(page)).to_have_attribute("role", "alert")
-    expect(panel.locator(".jp-OmniscopePlugins-empty:visible")).to_have_text(
-        "No plugin is installed yet."
-    )
+    expect(page.locator(f'{INSTALLED} [data-testid="empty"]')).to_be_visible()
+    panel.get_by_role("button", name="Dismiss").click()
+    expect(status_text(page)).to_have_count(0)
 
-    # Install again from the marketplace, uninstall from the panel (after the confirmation).
-    panel.get_by_role("tab", name="Marketplace").click()
-    item(page, "my_plugin").get_by_role("button", name="Install").click()
-    expect(status_line(page)).to_have_text(re.compile(r"^Installed my_plugin 1\.1\.0\.$"))
-    panel.get_by_role("tab", name="Installed").click()
-    item(page, "my_plugin").get_by_role("button", name="Uninstall").click()
+    # Install again; uninstall asks first (Cancel keeps it), then removes it.
+    hit.get_by_role("button", name="Install my_plugin").click()
+    expect(status_text(page)).to_have_text("Installed and enabled my_plugin 1.1.0.")
+    row.get_by_role("button", name="Uninstall my_plugin").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Uninstall my_plugin?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    assert "my_plugin" in installed(server)
+    row.get_by_role("button", name="Uninstall my_plugin").click()
     page.locator(".jp-Dialog").get_by_role("button", name="Uninstall").click()
-    expect(status_line(page)).to_have_text("Uninstalled my_plugin.")
+    expect(status_text(page)).to_have_text("Uninstalled my_plugin.")
     assert installed(server) == {}
 
     # Installing what is already there is refused (409); the panel shows just the message.
-    panel.get_by_role("tab", name="Marketplace").click()
-    button = item(page, "my_plugin").get_by_role("button", name="Install")
+    button = hit.get_by_role("button", name="Install my_plugin")
     expect(button).to_be_visible()
     assert server.api("POST", "marketplace", "install", body={"name": "my_plugin"})[0] == 201
     button.click()
     expect(status_line(page)).to_have_attribute("role", "alert")
-    message = status_line(page).inner_text()
-    assert "already installed" in message, message
+    expect(status_text(page)).to_contain_text("already installed")
+    message = status_text(page).inner_text()
     assert "Traceback" not in message and "Error:" not in message, message
-    page.screenshot(path=str(SCREENSHOTS / "omniscope-panel-error.png"))
+    shot(page, "error-status")
+
+    # A list that cannot be loaded shows why (the server's JSON message) and a retry.
+    outage = json.dumps({"message": "The plugin store is being migrated; try again shortly."})
+    page.route(
+        re.compile(r".*/api/plugins/list\b.*"),
+        lambda route: route.fulfill(status=503, content_type="application/json", body=outage),
+    )
+    panel.locator(".jp-OmniscopePlugins-refresh").click()
+    load_error = page.locator(f'{INSTALLED} [data-testid="load-error"]')
+    expect(load_error).to_have_attribute("role", "alert")
+    expect(load_error.locator(".jp-OmniscopePlugins-loadErrorMessage")).to_have_text(
+        "The plugin store is being migrated; try again shortly."
+    )
+    shot(page, "error-load")
+    page.unroute(re.compile(r".*/api/plugins/list\b.*"))
+    load_error.get_by_role("button", name="Retry").click()
+    expect(installed_row(page, "my_plugin")).to_be_visible()
+
+    # The command palette opens the panel again after it was closed.
+    tab.click()
+    expect(panel).to_be_hidden()
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".jp-ModalCommandPalette, #command-palette").first
+    palette.locator("input").fill("Open plugins panel")
+    item = palette.locator(".lm-CommandPalette-item", has_text="Open plugins panel")
+    expect(item).to_have_count(1)
+    expect(palette.locator(".lm-CommandPalette-header", has_text="OmniScope")).to_be_visible()
+    item.click()
+    expect(panel).to_be_visible()
+
+    # The dark theme: the panel follows JupyterLab's variables.
+    page.keyboard.press("Control+Shift+C")
+    palette.locator("input").fill("Use Theme: JupyterLab Dark")
+    palette.locator(".lm-CommandPalette-item", has_text="JupyterLab Dark").first.click()
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+    expect(panel).to_be_visible()
+    background = panel.evaluate("node => getComputedStyle(node).backgroundColor")
+    rgb = [int(c) for c in re.findall(r"\d+", background)[:3]]
+    assert sum(rgb) / 3 < 100, f"the panel is not dark in the dark theme: {background}"
+    shot(page, "installed-dark")
