@@ -32,6 +32,7 @@ from .marketplace import Marketplace
 from .sandbox.dependencies import probe_runner_image
 from .sandbox.executions import ExecutionService
 from .sandbox.runner import SandboxRunner
+from .sandbox.runner_image import runner_image_facts
 from .sandbox.settings import SandboxSettings, owner_for
 from .stages import DependencyStage, ScanStage
 
@@ -222,7 +223,7 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
     settings = config.sandbox_settings()
     runner = SandboxRunner(settings)
     facts = functools.cache(lambda: probe_runner_image(runner.client(), runner.images()["python"]))
-    pulled = settings.image_mode == "pull"
+    image = runner_image_facts(settings.image_mode)
     manager = PluginManager(
         Path(config.data_dir),
         config.db_url or None,
@@ -235,8 +236,8 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
             wheel_cache=settings.wheel_cache,
             base_packages=lambda: facts()["python_packages"],
             r_packages=lambda: facts()["r_packages"],
-            python_version="3.11" if pulled else "3.13",
-            glibc="2.36" if pulled else "2.41",
+            python_version=image.python,
+            glibc=image.glibc,
         ),
         limits=ArchiveLimits(
             max_members=config.max_archive_members,

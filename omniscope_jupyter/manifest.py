@@ -37,8 +37,12 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
 REQUIRED = ("name", "version", "author", "description", "language", "entry_point", "extension_points")
 OPTIONAL_STR = ("author_email", "category", "min_platform_version", "license", "homepage")
 KNOWN_FIELDS = frozenset(
-    REQUIRED + OPTIONAL_STR + ("tags", "dependencies", "permissions", "config")
+    REQUIRED + OPTIONAL_STR + ("tags", "dependencies", "permissions", "config", "parameters")
 )
+#: Sections of typed values: ``config`` (merged over its defaults at every run) and the optional
+#: ``parameters`` (when present, every call's parameters are checked against it).
+SCHEMA_SECTIONS = ("config", "parameters")
+NUMBER_KINDS = ("integer", "number")
 
 
 def read_manifest(package_dir: Path) -> dict[str, Any]:
@@ -101,7 +105,8 @@ def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, A
     _check_string_list(data, "permissions", frozenset(PERMISSIONS), problems)
     _check_string_list(data, "tags", None, problems)
     _check_dependencies(data, language, problems)
-    _check_config(data, problems)
+    for section in SCHEMA_SECTIONS:
+        _check_schema(data, section, problems)
 
     mpv = data.get("min_platform_version")
     if isinstance(mpv, str) and mpv:
@@ -187,27 +192,76 @@ def _check_dependencies(data: dict[str, Any], language: Any, problems: list[str]
             problems.append(f"dependencies: {e}.")
 
 
-def _check_config(data: dict[str, Any], problems: list[str]) -> None:
-    config = data.get("config")
-    if config is None:
+def _check_schema(data: dict[str, Any], section: str, problems: list[str]) -> None:
+    """Entries ``{type, default, description, choices, minimum, maximum, required}``.
+
+    A config entry needs a default unless it is ``required``; a parameter's default is optional.
+    """
+    schema = data.get(section)
+    if schema is None:
         return
-    if not isinstance(config, dict):
-        problems.append("config: must be an object of {name: {type, default, description}}.")
+    if not isinstance(schema, dict):
+        problems.append(f"{section}: must be an object of {{name: {{type, default, description}}}}.")
         return
-    for key, entry in config.items():
+    for key, entry in schema.items():
+        where = f"{section}.{key}"
         if not isinstance(entry, dict):
-            problems.append(f"config.{key}: must be an object with type, default and description.")
+            problems.append(f"{where}: must be an object with type, default and description.")
             continue
         kind = entry.get("type")
         if kind not in CONFIG_TYPES:
-            problems.append(
-                f"config.{key}.type: {kind!r} must be one of: {', '.join(CONFIG_TYPES)}."
-            )
+            problems.append(f"{where}.type: {kind!r} must be one of: {', '.join(CONFIG_TYPES)}.")
             continue
-        if "default" not in entry:
-            problems.append(f"config.{key}.default: missing.")
-        elif not config_value_ok(kind, entry["default"]):
-            problems.append(f"config.{key}.default: {entry['default']!r} is not of type {kind}.")
+        problems.extend(f"{where}.{p}" for p in _entry_problems(kind, entry))
+        if "default" in entry:
+            problem = value_problem(entry, entry["default"])
+            if problem:
+                problems.append(f"{where}.default: {entry['default']!r} {problem}.")
+        elif section == "config" and entry.get("required") is not True:
+            problems.append(f"{where}.default: missing (needed unless the entry is required).")
+
+
+def _entry_problems(kind: str, entry: dict[str, Any]) -> list[str]:
+    """What is wrong with an entry's ``required``, ``choices`` and bounds (``key: sentence``)."""
+    out = []
+    if not isinstance(entry.get("required", False), bool):
+        out.append("required: must be true or false.")
+    choices = entry.get("choices")
+    if choices is not None and not (
+        isinstance(choices, list) and choices and all(config_value_ok(kind, c) for c in choices)
+    ):
+        out.append(f"choices: must be a non-empty list of {kind} values.")
+    bounds = [b for b in ("minimum", "maximum") if b in entry]
+    for bound in bounds:
+        if kind not in NUMBER_KINDS:
+            out.append(f"{bound}: only integer and number entries have bounds.")
+        elif not config_value_ok("number", entry[bound]):
+            out.append(f"{bound}: {entry[bound]!r} is not a number.")
+    low, high = entry.get("minimum"), entry.get("maximum")
+    if len(bounds) == 2 and not out and low > high:
+        out.append(f"minimum: {low} is above the maximum {high}.")
+    return out
+
+
+def value_problem(spec: dict[str, Any], value: Any) -> str | None:
+    """Why ``value`` does not fit the schema entry ``spec`` (type, choices, bounds), or None.
+
+    The sentence completes "config 'x' ..." or "parameter 'x' ...". Entries are assumed valid
+    (``validate_manifest`` checked them); a malformed ``choices`` or bound is not applied.
+    """
+    kind = str(spec.get("type", ""))
+    if kind not in CONFIG_TYPES or not config_value_ok(kind, value):
+        return f"must be of type {kind}, got {type(value).__name__}"
+    choices = spec.get("choices")
+    if isinstance(choices, list) and choices and value not in choices:
+        return f"must be one of {', '.join(map(repr, choices))}, got {value!r}"
+    if kind in NUMBER_KINDS:
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if config_value_ok("number", low) and value < low:
+            return f"must be at least {low}, got {value!r}"
+        if config_value_ok("number", high) and value > high:
+            return f"must be at most {high}, got {value!r}"
+    return None
 
 
 def config_value_ok(kind: str, value: Any) -> bool:

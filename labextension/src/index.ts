@@ -42,10 +42,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, panel.id);
 
     app.commands.addCommand(OPEN_COMMAND, {
-      // The palette shows the category ("OmniScope") above the label.
+      // The palette hides categories in its search results: its label names OmniScope
+      // ("Use Theme: …" style); menus and other callers get a sentence.
       label: args =>
         args.isPalette
-          ? trans.__('Open plugins panel')
+          ? trans.__('OmniScope: Open plugins panel')
           : trans.__('Open OmniScope plugins panel'),
       caption: trans.__(
         'Browse the OmniScope plugin marketplace and manage installed plugins'
@@ -53,7 +54,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args.isPalette ? undefined : pluginsIcon),
       execute: () => app.shell.activateById(panel.id)
     });
-    palette?.addItem({ command: OPEN_COMMAND, category: trans.__('OmniScope') });
+    palette?.addItem({
+      command: OPEN_COMMAND,
+      category: trans.__('OmniScope'),
+      args: { isPalette: true }
+    });
   }
 };
 

@@ -24,12 +24,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from .. import archive
+from ..answers import row_answer, timestamp
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
 from ..manifest import MANIFEST_FILE, read_manifest
 from ..sandbox.jobs import PluginTarget
 from ..scan.report import ScanReport, scan_summary
 from ..stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
 from ..store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
+from ..store.transactions import StoreTransactions
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,7 @@ class PluginManager:
         self.layout = StoreLayout(Path(data_dir))
         self.engine = make_engine(db_url or f"sqlite:///{self.layout.data_dir / 'omniscope.db'}")
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.transactions = StoreTransactions(self.layout, self.sessions)
         self.scanner: ScanStage = scanner or PassingScanner()
         self.resolver: DependencyStage = resolver or DeclaredDependencies()
         self.limits = limits or archive.ArchiveLimits()
@@ -116,7 +119,9 @@ class PluginManager:
             for entry in self.layout.trash.iterdir():
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(str(entry))
-            removed += self._discard_unowned(self.layout.versions.glob("*/*"), PluginVersion.path)
+            removed += self.transactions.discard_unowned(
+                self.layout.versions.glob("*/*"), PluginVersion.path, locked=True
+            )
             for plugin_dir in self.layout.versions.iterdir():
                 if not any(plugin_dir.iterdir()):
                     plugin_dir.rmdir()
@@ -131,22 +136,9 @@ class PluginManager:
 
         What a crash between ``os.replace`` and the commit of ``store_atomically`` leaves.
         """
-        with self.layout.locked():
-            removed = self._discard_unowned(found, owner)
+        removed = self.transactions.discard_unowned(found, owner)
         for r in removed:
             log.warning("Removed leftover of an interrupted change: %s", r)
-        return removed
-
-    def _discard_unowned(
-        self, found: Iterable[Path], owner: InstrumentedAttribute[str]
-    ) -> list[str]:
-        with self.sessions() as s:
-            known = set(s.scalars(select(owner)))
-        removed = []
-        for path in list(found):
-            if str(path.relative_to(self.layout.data_dir)) not in known:
-                self._discard(path)
-                removed.append(str(path))
         return removed
 
     def close(self) -> None:
@@ -289,45 +281,9 @@ class PluginManager:
                 )
             )
 
-        self.store_atomically(
+        self.transactions.store_atomically(
             checked.root, target, lambda: self._refuse_existing(name, version), record
         )
-
-    def store_atomically(
-        self,
-        source: Path,
-        target: Path,
-        refuse: Callable[[], None],
-        record: Callable[[Session], None],
-    ) -> None:
-        """Move ``source`` to ``target`` and ``record`` it in one transaction, under the lock.
-
-        ``refuse`` re-checks, now that the lock is held, what was checked before it (another
-        process may have stored the same thing meanwhile). When the transaction fails the
-        moved file or folder is discarded; a crash between the move and the commit leaves it
-        for ``recover`` to remove, so the store shows the old state or the new one.
-        """
-        with self.layout.locked():
-            refuse()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-            try:
-                with self.sessions.begin() as s:
-                    record(s)
-            except BaseException:
-                self._discard(target)
-                raise
-
-    def _discard(self, path: Path) -> None:
-        """Remove a file or folder by renaming it into the trash first (a rename is atomic)."""
-        if not path.exists() and not path.is_symlink():
-            return
-        doomed = self.layout.trash / uuid.uuid4().hex
-        os.replace(path, doomed)
-        if doomed.is_dir() and not doomed.is_symlink():
-            shutil.rmtree(doomed, ignore_errors=True)
-        else:
-            doomed.unlink(missing_ok=True)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -396,8 +352,8 @@ class PluginManager:
             "extension_points": m.get("extension_points", []),
             "permissions": m.get("permissions", []),
             "scan": scan_summary(active.scan_report),
-            "installed_at": plugin.installed_at.isoformat(),
-            "updated_at": plugin.updated_at.isoformat(),
+            "installed_at": timestamp(plugin.installed_at),
+            "updated_at": timestamp(plugin.updated_at),
         }
 
     def details(self, name: str) -> dict[str, Any]:
@@ -414,7 +370,7 @@ class PluginManager:
                     {
                         "version": v.version,
                         "sha256": v.sha256,
-                        "installed_at": v.installed_at.isoformat(),
+                        "installed_at": timestamp(v.installed_at),
                         "installed_by": v.installed_by,
                         "forced": v.forced,
                         "scan": scan_summary(v.scan_report),
@@ -595,7 +551,7 @@ class PluginManager:
                 plugin = self._plugin(s, name)
                 versions = [v.version for v in self._versions(s, name)]
                 s.delete(plugin)
-            self._discard(self.layout.versions / name)
+            self.transactions.discard(self.layout.versions / name)
         log.info("%s uninstalled %s (%s)", user or "someone", name, ", ".join(versions))
         return {"plugin_id": name, "uninstalled": True, "versions": versions}
 
@@ -633,14 +589,7 @@ def _check_direction(name: str, active: str, target: str, *, newer: bool) -> Non
 
 
 def _history_dict(h: HistoryEntry) -> dict[str, Any]:
-    return {
-        "action": h.action,
-        "from_version": h.from_version,
-        "to_version": h.to_version,
-        "reason": h.reason,
-        "user": h.user,
-        "at": h.at.isoformat(),
-    }
+    return row_answer(h, ("action", "from_version", "to_version", "reason", "user", "at"))
 
 
 def _alive(pid: int) -> bool:

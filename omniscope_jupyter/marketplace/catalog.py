@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .. import archive
+from ..answers import timestamp
 from ..core.lifecycle import CheckedPackage, PluginManager, Progress, semver_key
 from ..errors import (
     ChecksumMismatch,
@@ -224,7 +225,7 @@ class Catalog:
             )
 
         os.chmod(copy, 0o644)
-        self.manager.store_atomically(copy, target, refuse, record)
+        self.manager.transactions.store_atomically(copy, target, refuse, record)
         log.info("%s published %s %s", user or "someone", name, version)
 
     # -- queries ----------------------------------------------------------------------------
@@ -290,7 +291,7 @@ class Catalog:
             "featured": entry.featured,
             "owner": entry.owner,
             "publisher": latest.publisher,
-            "published_at": entry.published_at.isoformat(),
+            "published_at": timestamp(entry.published_at),
             "sha256": latest.sha256,
             "scan": scan_summary(latest.scan_report),
             "installed": entry.name in installed,
@@ -310,7 +311,7 @@ class Catalog:
                     "sha256": v.sha256,
                     "size": v.size,
                     "publisher": v.publisher,
-                    "published_at": v.published_at.isoformat(),
+                    "published_at": timestamp(v.published_at),
                     "downloads": v.downloads,
                     "scan": scan_summary(v.scan_report),
                     "manifest": v.manifest,

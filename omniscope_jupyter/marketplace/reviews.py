@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..answers import row_answer
 from ..core.lifecycle import PluginManager
 from ..errors import InvalidRequest, NotFound
 from ..store import PluginVersion, Rating, Review
@@ -136,7 +137,7 @@ class Reviews:
             known = self._known_versions(s, name)
             if version is not None and version not in known:
                 raise NotFound(
-                    f"{name} has no version {version!r:.80} in the marketplace or installed here."
+                    f"{name} has no version {version[:80]} in the marketplace or installed here."
                 )
             row = Review(plugin_name=name, user=user, text=body, rating=value, version=version)
             s.add(row)
@@ -172,11 +173,4 @@ class Reviews:
 
 
 def _review_dict(r: Review) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "user": r.user,
-        "text": r.text,
-        "rating": r.rating,
-        "version": r.version,
-        "at": r.at.isoformat(),
-    }
+    return row_answer(r, ("id", "user", "text", "rating", "version", "at"))

@@ -37,6 +37,7 @@ import requests
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ..answers import row_answer
 from ..errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
 from ..store.orm import Execution, PluginVersion
 from .container import short_error, volume_name
@@ -490,21 +491,15 @@ class ExecutionService:
 
     @staticmethod
     def _summary(row: Execution) -> dict[str, Any]:
-        return {
-            "execution_id": row.id,
-            "plugin_id": row.plugin_name,
-            "version": row.version,
-            "extension_point": row.extension_point,
-            "status": row.status,
-            "parameters": row.parameters,
-            "input_shape": row.input_shape,
-            "output_shape": row.output_shape,
-            "duration_ms": row.duration_ms,
-            "peak_memory_bytes": row.peak_memory_bytes,
-            "user": row.user,
-            "started_at": row.started_at.isoformat() if row.started_at else None,
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-        }
+        return row_answer(
+            row,
+            (
+                "version", "extension_point", "status", "parameters", "input_shape",
+                "output_shape", "duration_ms", "peak_memory_bytes", "user", "started_at",
+                "finished_at",
+            ),
+            renamed={"execution_id": "id", "plugin_id": "plugin_name"},
+        )  # fmt: skip
 
     @classmethod
     def _answer(cls, row: Execution) -> dict[str, Any]:

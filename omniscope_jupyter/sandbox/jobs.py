@@ -1,13 +1,15 @@
 """From an execute request and an installed plugin to a :class:`RunRequest`, or a clear 400.
 
 Pure checks, no Docker and no database: the config is the manifest's defaults merged with the
-caller's values and type-checked, the extension point must be one the plugin declares, the
+caller's values and checked (type, choices, bounds, required), so are the parameters when the
+manifest declares them, the extension point must be one the plugin declares, the
 input becomes a DataFrame and then Arrow IPC (a column Arrow cannot type is a 400 here, before
 any record or container exists), and ``read_data`` decides whether the plugin sees it at all.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,10 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import Conflict, InvalidRequest
-from ..manifest import CONFIG_TYPES, config_value_ok
+from ..manifest import value_problem
 from .container import PERMISSIONS
 from .runner import RunRequest
-from .transfer import TransferError, frame_from_input, frame_to_ipc
+from .transfer import TransferError, as_frame, frame_from_input, frame_to_ipc
 
 LANGUAGES = {"python": "python", "r": "r"}
 
@@ -48,27 +50,82 @@ class PluginTarget:
         return frozenset(p for p in self.manifest.get("permissions", []) if p in PERMISSIONS)
 
 
-def merge_config(schema: dict[str, Any], given: Any) -> dict[str, Any]:
-    """Manifest defaults overlaid with the caller's values; every problem listed in one 400."""
+#: How a section's keys are named in messages.
+KEY_NOUN = {"config": "config key", "parameters": "parameter"}
+
+
+def check_values(section: str, schema: dict[str, Any], given: Any) -> dict[str, Any]:
+    """``given`` checked against a manifest schema and overlaid on its defaults; one 400 for all.
+
+    An unknown key is named with the closest known one, as a typo usually is one (``methd``).
+    """
     if given is None:
         given = {}
     if not isinstance(given, dict):
-        raise InvalidRequest("config must be an object")
-    problems = [f"unknown config key {k!r}" for k in given if k not in schema]
+        raise InvalidRequest(f"{section} must be an object")
+    noun = KEY_NOUN.get(section, section)
+    problems = [_unknown_key(noun, key, schema) for key in given if key not in schema]
     merged: dict[str, Any] = {}
     for name, spec in schema.items():
         spec = spec if isinstance(spec, dict) else {}
-        kind = str(spec.get("type", ""))
+        value = given.get(name)
+        if value is not None:
+            problem = value_problem(spec, value)
+            if problem:
+                problems.append(f"{noun} {name!r} {problem}")
+        elif spec.get("required") is True:
+            problems.append(f"{noun} {name!r} is required")
         if name in given:
-            value = given[name]
-            if value is not None and not (kind in CONFIG_TYPES and config_value_ok(kind, value)):
-                problems.append(f"config {name!r} must be of type {kind}, got {type(value).__name__}")
             merged[name] = value
         elif "default" in spec:
             merged[name] = spec["default"]
     if problems:
-        raise InvalidRequest("invalid config: " + "; ".join(problems), problems=problems)
+        raise InvalidRequest(f"invalid {section}: " + "; ".join(problems), problems=problems)
     return merged
+
+
+def merge_config(schema: dict[str, Any], given: Any) -> dict[str, Any]:
+    """Manifest defaults overlaid with the caller's values; every problem listed in one 400."""
+    return check_values("config", schema, given)
+
+
+def _unknown_key(noun: str, key: Any, schema: dict[str, Any]) -> str:
+    close = difflib.get_close_matches(str(key), [str(k) for k in schema], n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(schema) or 'none'}"
+    return f"unknown {noun} {key!r} ({hint})"
+
+
+def _extension_point(target: PluginTarget, point: Any) -> str:
+    """The extension point a run uses; a 400 listing the choices when it is missing or wrong."""
+    declared = [str(p) for p in target.manifest.get("extension_points", [])]
+    if point is None and len(declared) == 1:
+        return declared[0]
+    if point is None and declared:
+        raise InvalidRequest(
+            f"plugin {target.plugin_id!r} has several extension points; name one as "
+            f"extension_point: {', '.join(declared)}"
+        )
+    if not isinstance(point, str) or point not in declared:
+        raise InvalidRequest(
+            f"extension_point {point!r} is not declared by plugin {target.plugin_id!r} "
+            f"(it declares: {', '.join(declared) or 'none'})"
+        )
+    return point
+
+
+def _timeout(body: dict[str, Any], default: float, maximum: float) -> float:
+    """The run's timeout: the request's (up to ``maximum``, a 400 above it) or ``default``."""
+    if "timeout" not in body:
+        return float(default)
+    timeout = body["timeout"]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise InvalidRequest("timeout must be a positive number of seconds")
+    if timeout > maximum:
+        raise InvalidRequest(
+            f"timeout {timeout:g} s is above this server's maximum of {maximum:g} s "
+            "(OmniscopeApp.sandbox_max_timeout); ask for at most that"
+        )
+    return float(timeout)
 
 
 def build_request(
@@ -77,11 +134,14 @@ def build_request(
     body: Any,
     *,
     max_timeout: float,
-    frame: pd.DataFrame | None = None,
+    default_timeout: float | None = None,
+    frame: pd.DataFrame | pd.Series | None = None,
 ) -> tuple[RunRequest, list[str]]:
     """Validate ``body`` against ``target``; return the run request and warnings for the caller.
 
-    ``frame`` (from the CLI or a notebook) replaces ``input_data`` when given.
+    ``frame`` (from the CLI or a notebook; a Series is a one-column frame) replaces
+    ``input_data`` when given. A run that asks for no ``timeout`` gets ``default_timeout``
+    (default: ``max_timeout``); one that asks for more than ``max_timeout`` is refused.
     """
     if not target.enabled:
         raise Conflict(f"plugin {target.plugin_id!r} is disabled; enable it before running it")
@@ -90,21 +150,14 @@ def build_request(
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidRequest("parameters must be an object")
-    declared = [str(p) for p in target.manifest.get("extension_points", [])]
-    point = body.get("extension_point")
-    if point is None and len(declared) == 1:
-        point = declared[0]
-    if not isinstance(point, str) or point not in declared:
-        raise InvalidRequest(
-            f"extension_point {point!r} is not declared by plugin {target.plugin_id!r} "
-            f"(it declares: {', '.join(declared) or 'none'})"
-        )
+    point = _extension_point(target, body.get("extension_point"))
     config = merge_config(target.manifest.get("config") or {}, body.get("config"))
-    timeout = body.get("timeout", max_timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise InvalidRequest("timeout must be a positive number of seconds")
+    schema = target.manifest.get("parameters")
+    if isinstance(schema, dict):  # declared: checked; absent: passed on unchecked
+        parameters = check_values("parameters", schema, parameters)
+    timeout = _timeout(body, max_timeout if default_timeout is None else default_timeout, max_timeout)
     warnings: list[str] = []
-    data: Any = frame
+    data: Any = None if frame is None else as_frame(frame)
     if data is None and body.get("input_data") is not None:
         try:
             data = frame_from_input(body["input_data"])
@@ -129,7 +182,7 @@ def build_request(
         parameters=parameters,
         extension_point=point,
         data=data,
-        timeout=min(float(timeout), max_timeout),
+        timeout=timeout,
         image=target.image,
         data_ipc=data_ipc,
     )
@@ -138,6 +191,12 @@ def build_request(
 
 def encode_input(frame: pd.DataFrame) -> bytes:
     """``frame`` as Arrow IPC, or ``InvalidRequest`` naming the column Arrow cannot type."""
+    duplicated = frame.columns[frame.columns.duplicated()].unique()
+    if len(duplicated):
+        raise InvalidRequest(
+            f"input_data has duplicate column name(s) {', '.join(map(repr, duplicated))}; "
+            "give every column its own name"
+        )
     try:
         return frame_to_ipc(frame)
     except (pa.ArrowException, TypeError, ValueError) as exc:

@@ -202,7 +202,7 @@ class PythonLock:
             # Distribution builds carry local labels ("2.2.3+dfsg") the index does not have;
             # the public version is what the index knows and what pins and matches compare.
             public = ((n, _public(v)) for n, v in base.items() if n not in overridden)
-            pins = {n: p for n, p in public if p and _CANONICAL.match(n)}
+            pins = {n: p for n, p in public if p and _CANONICAL.fullmatch(n)}
             # A stub has no extras, so a package asked for with extras is resolved from the
             # index, still pinned to the image's version, and then left out of the layer.
             with_extras = {r.key for r in wanted if r.extras}
@@ -342,7 +342,7 @@ def read_report(raw: bytes, stub_files: dict[str, str]) -> tuple[list[dict[str, 
             urlsplit(url).scheme not in {"https", "http"}
             or entry.get("is_direct")
             or not isinstance(sha256, str)
-            or not _SHA256.match(sha256)
+            or not _SHA256.fullmatch(sha256)
             or not _wheel_of(filename, key, version)
         ):
             raise InvalidPackage(
@@ -362,8 +362,8 @@ def _entry_parts(entry: Any) -> tuple[str, str, dict[str, Any]]:
         raise InvalidPackage("pip's resolution report has an entry without name or version")
     # Both go into the download's requirement file: a plain name and a plain PEP 440 version.
     if (
-        not DISTRIBUTION_NAME.match(name)
-        or not _VERSION_TEXT.match(version)
+        not DISTRIBUTION_NAME.fullmatch(name)
+        or not _VERSION_TEXT.fullmatch(version)
         or not _public(version)
     ):
         raise InvalidPackage(

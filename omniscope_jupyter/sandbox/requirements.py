@@ -27,7 +27,8 @@ from packaging.version import InvalidVersion, Version
 
 #: Longest dependency string accepted; real requirements are far shorter.
 MAX_REQUIREMENT_CHARS = 200
-#: A PEP 508 distribution name (also the form of an extra).
+#: A PEP 508 distribution name (also the form of an extra). Patterns here are used with
+#: ``fullmatch``: ``$`` alone would let a trailing newline through.
 DISTRIBUTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 #: What a rebuilt line may hold: names, extras, operators, PEP 440 versions. No space, no
 #: slash, no colon, no ``@``, no ``;``, no ``#``: nothing pip could read as a path, URL or option.
@@ -81,7 +82,7 @@ class PythonRequirement:
         """The requirement as pip gets it, rebuilt from the parts, without the marker."""
         extras = f"[{','.join(self.extras)}]" if self.extras else ""
         line = f"{self.name}{extras}{self.specifier}"
-        if not _PIP_LINE.match(line):  # the parts were checked; this guards later edits
+        if not _PIP_LINE.fullmatch(line):  # the parts were checked; this guards later edits
             raise RequirementError(self.text, "cannot be written as a plain requirement")
         return line
 
@@ -117,6 +118,8 @@ class RRequirement:
 def parse_python_requirement(text: Any) -> PythonRequirement:
     """Parse one Python dependency, or raise :class:`RequirementError` naming it."""
     clean = _screen(text)
+    if clean.startswith("-"):
+        raise RequirementError(clean, "starts with '-', which pip reads as an option")
     head = clean.partition(";")[0]
     if "@" in head:
         raise RequirementError(
@@ -149,7 +152,7 @@ def parse_python_requirement(text: Any) -> PythonRequirement:
                 clean, f"has {spec.version!r}, which is not a PEP 440 version"
             ) from None
     names = (req.name, *req.extras)
-    if not all(DISTRIBUTION_NAME.match(name) for name in names):
+    if not all(DISTRIBUTION_NAME.fullmatch(name) for name in names):
         raise RequirementError(clean, "has a name or extra that is not a PEP 508 name")
     return PythonRequirement(
         text=clean,
@@ -163,8 +166,8 @@ def parse_python_requirement(text: Any) -> PythonRequirement:
 def parse_r_requirement(text: Any) -> RRequirement:
     """Parse one R dependency (``pkg`` or ``pkg (>= 1.2)``), or raise :class:`RequirementError`."""
     clean = _screen(text)
-    match = _R_REQUIREMENT.match(clean)
-    if match is None or not _R_NAME.match(match["name"]):
+    match = _R_REQUIREMENT.fullmatch(clean)
+    if match is None or not _R_NAME.fullmatch(match["name"]):
         raise RequirementError(
             clean, "is not an R requirement ('pkg' or 'pkg (>= 1.2)' with a CRAN package name)"
         )
@@ -179,8 +182,8 @@ def parse_requirement(text: Any, language: str) -> PythonRequirement | RRequirem
 
 
 def _screen(text: Any) -> str:
-    """The checks every dependency passes first: a short single line of printable ASCII that
-    is not an option. Surrounding spaces are dropped; anything else invisible is refused."""
+    """The checks every dependency passes first: a short single line of printable ASCII.
+    Surrounding spaces are dropped; anything else invisible is refused."""
     if not isinstance(text, str):
         raise RequirementError(repr(text), "is not a string")
     if len(text) > MAX_REQUIREMENT_CHARS:
@@ -193,8 +196,6 @@ def _screen(text: Any) -> str:
         raise RequirementError(
             text, f"contains the character {bad!r}; a dependency is one line of printable ASCII"
         )
-    if clean.startswith("-"):
-        raise RequirementError(text, "starts with '-', which pip reads as an option")
     return clean
 
 

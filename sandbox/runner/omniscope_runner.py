@@ -12,16 +12,26 @@ Protocol (the host side is ``omniscope_jupyter/sandbox/runner.py``):
   then ``/out/result.json`` last, so a present ``result.json`` means the run is complete.
 
 Only JSON and Arrow leave the container; the host validates both and never executes them.
+
+Live events: while the plugin runs, ``/out/events.jsonl`` gets one JSON object a line, each with
+a growing ``seq`` and ``t`` (seconds since the job started): ``{"type": "log", "stream":
+"stdout"|"stderr", "text": ...}`` for every line the plugin prints (R's console output included),
+``{"type": "progress", "fraction": 0..1, "message": ...}`` when it calls
+``context["progress"](0.4, "fitting")`` (R: ``omniscope_progress(0.4, "fitting")``), and one
+``{"type": "truncated"}`` when the file reaches ``EVENTS_CAP`` bytes (later events are dropped).
+The host tails it (``omniscope_jupyter/sandbox/events.py``); the result never depends on it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import io
 import json
 import os
 import resource
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -36,6 +46,58 @@ JOB = Path(os.environ.get("OMNISCOPE_JOB_DIR", "/job"))
 OUT = Path(os.environ.get("OMNISCOPE_OUT_DIR", "/out"))
 PLUGIN = Path(os.environ.get("OMNISCOPE_PLUGIN_DIR", "/plugin"))
 R_HELPERS = Path(__file__).with_name("omniscope_runner.R")
+EVENTS_FILE = "events.jsonl"
+#: Bytes of events a run may write; past this one ``truncated`` event and no more.
+EVENTS_CAP = 1 << 20
+#: Longest text of one log event (a longer printed line is cut).
+EVENT_TEXT_CAP = 2000
+
+
+class EventLog:
+    """Appends live events to ``/out/events.jsonl`` (thread-safe, size-capped, never raises)."""
+
+    def __init__(self, path: Path, cap: int = EVENTS_CAP) -> None:
+        self._lock = threading.Lock()
+        self._cap = cap
+        self._written = 0
+        self._seq = 0
+        self._started = time.monotonic()
+        try:
+            self._file: Any = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        except OSError:
+            self._file = None  # events are a convenience: a run never fails for them
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        with self._lock:
+            if self._file is None:
+                return
+            self._seq += 1
+            event = {"seq": self._seq, "t": round(time.monotonic() - self._started, 3), "type": kind}
+            line = json.dumps({**event, **fields}, allow_nan=False, default=str) + "\n"
+            if self._written + len(line) > self._cap:
+                line = json.dumps({**event, "type": "truncated"}) + "\n"
+                self._close()
+            try:
+                if self._file is not None or line.startswith('{"seq"'):
+                    (self._file or open(self._path_of_last(), "a")).write(line)
+            except (OSError, ValueError):
+                self._file = None
+                return
+            self._written += len(line)
+            if self._file is not None:
+                self._file.flush()
+
+    def _path_of_last(self) -> str:
+        return os.devnull
+
+    def _close(self) -> None:
+        pass
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
 
 class PluginContractError(Exception):

@@ -1,8 +1,8 @@
 """Remote marketplaces: merged search with source tags, verified installs, failures reported.
 
 The "team" remote is this very test server reached over HTTP (a real OmniScope API answering
-the client); a stub on 127.0.0.1 plays a broken or tampering remote; a closed local port plays
-an unreachable one.
+the client); a stub on 127.0.0.1 plays a broken or tampering remote (``StubRemote.respond``
+scripts any other behaviour: tests/security); a closed local port plays an unreachable one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import hashlib
 import json
 import socket
 import threading
+import contextlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,20 +34,41 @@ def _closed_port() -> int:
 
 class StubRemote(ThreadingHTTPServer):
     """A fake marketplace: search fails with 500 (or answers ``search_answer``), details
-    publish ``sha256`` of ``published`` but the archive served is ``served`` (a tampered copy)."""
+    publish ``sha256`` of ``published`` but the archive served is ``served`` (a tampered copy).
+
+    ``respond``, when set, answers every request instead (to redirect, drip, flood...);
+    ``seen_auth`` and ``seen_paths`` record what was asked.
+    """
 
     published: bytes = b""
     served: bytes = b""
     search_answer: Any = None
+    respond: Callable[[_StubHandler], None] | None = None
     seen_auth: list[str]
+    seen_paths: list[str]
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _StubHandler)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _StubHandler)
         self.seen_auth = []
+        self.seen_paths = []
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/"
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}/"
+
+
+@contextlib.contextmanager
+def running(server: StubRemote) -> Iterator[StubRemote]:
+    """``server`` answering in a thread until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 class _StubHandler(BaseHTTPRequestHandler):
@@ -54,6 +76,17 @@ class _StubHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+    def _seen(self) -> bool:
+        """Record the request; True when ``respond`` answered it."""
+        self.server.seen_auth.append(self.headers.get("Authorization", ""))
+        self.server.seen_paths.append(self.path)
+        if self.server.respond is None:
+            return False
+        if self.command == "POST":
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.respond(self)
+        return True
 
     def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
         self.send_response(status)
@@ -63,7 +96,8 @@ class _StubHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        self.server.seen_auth.append(self.headers.get("Authorization", ""))
+        if self._seen():
+            return
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.server.search_answer is not None:
             self._send(200, json.dumps(self.server.search_answer).encode())
@@ -71,7 +105,8 @@ class _StubHandler(BaseHTTPRequestHandler):
         self._send(500, json.dumps({"message": "database on fire"}).encode())
 
     def do_GET(self) -> None:
-        self.server.seen_auth.append(self.headers.get("Authorization", ""))
+        if self._seen():
+            return
         if self.path.endswith("/marketplace/plugins/my_plugin"):
             sha = hashlib.sha256(self.server.published).hexdigest()
             detail = {"latest_version": "1.0.0",
@@ -85,13 +120,8 @@ class _StubHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stub() -> Iterator[StubRemote]:
-    server = StubRemote()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with running(StubRemote()) as server:
+        yield server
 
 
 @pytest.fixture
@@ -126,7 +156,7 @@ async def test_search_merges_remotes_with_source_tags_and_reports_failures(
     assert all(r["installed"] is False for r in body["results"])
     sources = {s["source"]: s for s in body["sources"]}
     assert sources["local"]["ok"] and sources["team"] == {
-        "source": "team", "url": remotes.remotes.find("team").url, "ok": True, "total": 1,
+        "source": "team", "url": remotes.remotes.find("team").shown_url, "ok": True, "total": 1,
     }
     assert sources["offline"]["ok"] is False and "unreachable" in sources["offline"]["error"]
     assert sources["broken"]["ok"] is False
@@ -247,5 +277,13 @@ def test_remote_configuration_is_validated() -> None:
         RemoteCatalogs.from_config([{"url": "file:///etc/passwd"}])
     with pytest.raises(TypeError, match="url"):
         RemoteCatalogs.from_config(["https://x"])
-    (r,) = RemoteCatalogs.from_config([{"url": "https://team.example/lab/", "token": "t"}]).remotes
-    assert (r.url, r.source) == ("https://team.example/lab", "https://team.example/lab")
+    with pytest.raises(ValueError, match="not 'local'"):
+        RemoteCatalogs.from_config([{"url": "https://x", "name": "local"}])
+    with pytest.raises(ValueError, match="Two remote marketplaces are named 'x'"):
+        RemoteCatalogs.from_config([{"url": "https://x"}, {"url": "http://y", "name": "x"}])
+    # Without a name, a remote is called by its host (a request names it, never its URL).
+    (r,) = RemoteCatalogs.from_config(
+        [{"url": "https://user:secret@team.example:8443/lab/?x=1", "token": "t"}]
+    ).remotes
+    assert (r.name, r.source) == ("team.example:8443", "team.example:8443")
+    assert r.shown_url == "https://team.example:8443/lab"  # answers never show credentials
