@@ -15,6 +15,7 @@ import hashlib
 import io
 import lzma
 import os
+import shutil
 import tarfile
 import unicodedata
 import zlib
@@ -205,29 +206,81 @@ def _package_root(root: Path) -> Path:
     return root
 
 
-#: Names never packed: VCS data, caches, build output.
-PACK_EXCLUDE = frozenset({".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".venv"})
+#: Folders tools write beside the code: bytecode, test, type-check and lint caches, notebook
+#: checkpoints. Never part of a package: a stale ``.pyc`` could run code the scan never saw.
+TOOL_CACHES = frozenset(
+    {
+        "__pycache__",
+        ".pytest_cache",
+        ".ipynb_checkpoints",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        ".tox",
+        ".nox",
+        ".Rproj.user",
+    }
+)
+#: Names never packed: tool caches, VCS data, virtual environments.
+PACK_EXCLUDE = TOOL_CACHES | {".git", ".venv"}
 
 
-def pack(folder: Path, out: Path | IO[bytes]) -> None:
+def drop_tool_caches(root: Path) -> list[str]:
+    """Remove every tool-cache folder under ``root``; return them (``sub/__pycache__/``).
+
+    What an install does to an extracted package, so ``tar -czf`` of a folder whose tests ran
+    installs; a cache that is a link is left for the scan to refuse.
+    """
+    dropped: list[str] = []
+    for dirpath, dirnames, _files in os.walk(root):
+        for name in sorted(d for d in dirnames if d in TOOL_CACHES):
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                shutil.rmtree(path)
+                dropped.append(f"{path.relative_to(root).as_posix()}/")
+        dirnames[:] = [d for d in dirnames if d not in TOOL_CACHES]
+    return dropped
+
+
+def left_out_warning(paths: list[str]) -> list[str]:
+    """The install answer's warning about caches left out of a package (none: no warning)."""
+    if not paths:
+        return []
+    return [
+        "left out of the package, as caches and version-control data are never installed "
+        f"(a stale .pyc could run code the scan never saw): {', '.join(paths)}"
+    ]
+
+
+def pack(folder: Path, out: Path | IO[bytes]) -> list[str]:
     """Pack a plugin folder as ``tar -czf out folder/`` would, skipping caches and VCS data.
 
-    Symlinks are refused rather than followed: the extractor would refuse them anyway.
+    Returns what was left out (folders end with ``/``). Symlinks are refused rather than
+    followed: the extractor would refuse them anyway.
     """
     folder = folder.resolve()
     if not folder.is_dir():
         raise InvalidPackage(f"{folder} is not a folder.")
+    left_out: list[str] = []
     fileobj = out if isinstance(out, io.IOBase) else None
     with tarfile.open(
         name=None if fileobj else str(out), fileobj=fileobj, mode="w:gz", format=tarfile.PAX_FORMAT
     ) as tar:
         tar.add(folder, arcname=folder.name, recursive=False)
         for dirpath, dirnames, filenames in os.walk(folder):
+            here = Path(dirpath)
+            left_out += [
+                f"{(here / d).relative_to(folder).as_posix()}/"
+                for d in sorted(dirnames)
+                if d in PACK_EXCLUDE
+            ]
             dirnames[:] = sorted(d for d in dirnames if d not in PACK_EXCLUDE)
             for name in sorted(dirnames) + sorted(filenames):
-                path = Path(dirpath) / name
+                path = here / name
                 if path.is_symlink():
                     raise InvalidPackage(f"{path} is a symlink; plugin packages cannot hold links.")
                 if name.endswith(".pyc"):
+                    left_out.append(path.relative_to(folder).as_posix())
                     continue
                 tar.add(path, arcname=str(folder.name / path.relative_to(folder)), recursive=False)
+    return left_out

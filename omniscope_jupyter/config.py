@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
-from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Type, Unicode, default, validate
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -29,16 +29,23 @@ from .archive import ArchiveLimits
 from .core.lifecycle import PluginManager
 from .core.system import PluginSystem
 from .marketplace import Marketplace
-from .sandbox.dependencies import probe_runner_image
+from .sandbox import firewall
+from .sandbox.dependencies import DependencyResolver, probe_runner_image
 from .sandbox.executions import ExecutionService
+from .sandbox.firewall import FirewallPolicy
 from .sandbox.runner import SandboxRunner
 from .sandbox.runner_image import runner_image_facts
 from .sandbox.settings import SandboxSettings, owner_for
+from .scan.scanner import PackageScanner
 from .stages import DependencyStage, ScanStage
 
 #: Set by the server for the kernels and terminals it launches: they open the server's store.
 DATA_DIR_ENV = "OMNISCOPE_DATA_DIR"
 DB_URL_ENV = "OMNISCOPE_DB_URL"
+#: Also set for them: the server's URL (with its base_url) and token, so a kernel's notebook
+#: layer runs plugins through the server's REST API (``notebook/client.py``).
+SERVER_URL_ENV = "OMNISCOPE_SERVER_URL"
+TOKEN_ENV = "OMNISCOPE_TOKEN"
 #: The config files read by ``open_system`` (in each Jupyter config dir, later ones win).
 CONFIG_FILES = ("jupyter_server_config", "jupyter_omniscope_config")
 #: Config sections read as this configuration (the server extension's name first).
@@ -87,6 +94,12 @@ class OmniscopeConfig(Configurable):
         help="Whether an authorized user may install a package the security scan refused "
         "(force=true); every forced install is recorded in the version history.",
     ).tag(config=True)
+    strict_manifest = Bool(
+        False,
+        help="Refuse a package whose manifest.json has top-level fields this platform does not "
+        "know. Default: install it and list the fields in the answer's warnings, so manifests "
+        "written for a newer platform install where their min_platform_version allows.",
+    ).tag(config=True)
 
     scan_vulndb_path = Unicode(
         "",
@@ -99,12 +112,12 @@ class OmniscopeConfig(Configurable):
     ).tag(config=True)
 
     scanner_class = Type(
-        default_value="omniscope_jupyter.scan.scanner.PackageScanner",
+        default_value=PackageScanner,
         klass=ScanStage,
         help="The install pipeline's security scan stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
     dependency_resolver_class = Type(
-        default_value="omniscope_jupyter.sandbox.dependencies.DependencyResolver",
+        default_value=DependencyResolver,
         klass=DependencyStage,
         help="The install pipeline's dependency stage (see omniscope_jupyter.stages).",
     ).tag(config=True)
@@ -152,7 +165,11 @@ class OmniscopeConfig(Configurable):
     )
     sandbox_timeout = Float(
         _SANDBOX.timeout,
-        help="Wall-clock seconds a run may take (a request may only ask for less).",
+        help="Wall-clock seconds a run may take when its request names no timeout.",
+    ).tag(config=True)
+    sandbox_max_timeout = Float(
+        _SANDBOX.max_timeout,
+        help="The longest timeout, in seconds, a run's request may ask for (more: a 400).",
     ).tag(config=True)
     sandbox_pids = Int(_SANDBOX.pids, help="Most processes/threads in a plugin's container.").tag(
         config=True
@@ -181,6 +198,34 @@ class OmniscopeConfig(Configurable):
         help="A file_system plugin's /data volume is emptied (with a warning) when a run leaves "
         "it larger than this (checked after each run).",
     ).tag(config=True)
+    sandbox_runtime = Unicode(
+        _SANDBOX.runtime,
+        help="OCI runtime of every plugin container: runc (Docker's default) or runsc (gVisor: "
+        "a user-space kernel between plugins and the host's; scripts/ensure-docker.sh registers "
+        "it where Debian's runsc package is installed). Checked at start.",
+    ).tag(config=True)
+    sandbox_firewall = Bool(
+        _SANDBOX.firewall,
+        help="Install and verify the iptables rules that keep containers on the omniscope-sandbox "
+        "network (plugins holding 'network', the dependency resolver) off this host, other "
+        "containers and private ranges; without verified rules network runs answer 503. "
+        "False only where the host firewalls that bridge otherwise.",
+    ).tag(config=True)
+    sandbox_network_allow = List(
+        Unicode(),
+        default_value=list(_SANDBOX.network_allow),
+        help="Private IPv4 addresses or CIDRs the sandbox network may reach despite the firewall "
+        "(e.g. an internal package index: [\"10.1.2.3/32\"]).",
+    ).tag(config=True)
+
+    @validate("sandbox_network_allow")
+    def _valid_allow(self, proposal: Any) -> list[str]:
+        try:
+            FirewallPolicy(allow=tuple(proposal["value"]))
+        except ValueError as exc:
+            raise TraitError(f"sandbox_network_allow: {exc}") from exc
+        return list(proposal["value"])
+
     sandbox_image_mode = Unicode(
         _SANDBOX.image_mode,
         help="offline: build the runner image from a debootstrap of Debian (no registry needed); "
@@ -200,6 +245,7 @@ class OmniscopeConfig(Configurable):
             memory=self.sandbox_memory,
             cpus=self.sandbox_cpus,
             timeout=self.sandbox_timeout,
+            max_timeout=self.sandbox_max_timeout,
             pids=self.sandbox_pids,
             tmpfs_size=self.sandbox_tmpfs_size,
             log_cap_bytes=self.sandbox_log_cap_bytes,
@@ -207,6 +253,9 @@ class OmniscopeConfig(Configurable):
             max_output_decoded_bytes=self.sandbox_max_output_decoded_bytes,
             max_output_cells=self.sandbox_max_output_cells,
             max_volume_bytes=self.sandbox_max_volume_bytes,
+            runtime=self.sandbox_runtime,
+            firewall=self.sandbox_firewall,
+            network_allow=tuple(self.sandbox_network_allow),
             image_mode=self.sandbox_image_mode,
             work_dir=data_dir / "runs",
             owner=owner_for(data_dir),
@@ -221,6 +270,9 @@ class OmniscopeConfig(Configurable):
 def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
     """Build the plugin system from ``config``: the server, ``omniplug`` and kernels call this."""
     settings = config.sandbox_settings()
+    # The firewall is one per host: every container this process puts on the sandbox network
+    # (plugin runs, the dependency resolver) is checked against this policy.
+    firewall.configure(FirewallPolicy(enabled=settings.firewall, allow=settings.network_allow))
     runner = SandboxRunner(settings)
     facts = functools.cache(lambda: probe_runner_image(runner.client(), runner.images()["python"]))
     image = runner_image_facts(settings.image_mode)
@@ -231,6 +283,7 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
             vulndb_path=config.scan_vulndb_path or None,
             max_file_bytes=config.scan_max_file_bytes,
             sandbox_settings=settings,
+            base_packages=lambda: facts()["python_packages"],
         ),
         resolver=config.dependency_resolver_class(
             wheel_cache=settings.wheel_cache,
@@ -245,6 +298,7 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
             max_depth=config.max_archive_depth,
         ),
         allow_force=config.allow_force_install,
+        strict_manifest=config.strict_manifest,
     )
     executions = ExecutionService(manager.sessions, runner, settings)
     marketplace = Marketplace(
@@ -292,6 +346,8 @@ def open_system(
 __all__ = [
     "DATA_DIR_ENV",
     "DB_URL_ENV",
+    "SERVER_URL_ENV",
+    "TOKEN_ENV",
     "OmniscopeConfig",
     "load_config",
     "make_system",

@@ -36,8 +36,11 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
 }
 REQUIRED = ("name", "version", "author", "description", "language", "entry_point", "extension_points")
 OPTIONAL_STR = ("author_email", "category", "min_platform_version", "license", "homepage")
+#: How a plugin receives ``input_data``: as a DataFrame (default) or exactly as the caller sent it.
+INPUT_FORMATS = ("dataframe", "json")
 KNOWN_FIELDS = frozenset(
     REQUIRED + OPTIONAL_STR + ("tags", "dependencies", "permissions", "config", "parameters")
+    + ("input_format", "changes_row_count")
 )
 #: Sections of typed values: ``config`` (merged over its defaults at every run) and the optional
 #: ``parameters`` (when present, every call's parameters are checked against it).
@@ -45,8 +48,11 @@ SCHEMA_SECTIONS = ("config", "parameters")
 NUMBER_KINDS = ("integer", "number")
 
 
-def read_manifest(package_dir: Path) -> dict[str, Any]:
-    """Load and validate ``manifest.json`` of an extracted package; raise ``InvalidPackage``."""
+def read_manifest(package_dir: Path, *, strict: bool = False) -> dict[str, Any]:
+    """Load and validate ``manifest.json`` of an extracted package; raise ``InvalidPackage``.
+
+    ``strict`` refuses fields this platform does not know (see ``validate_manifest``).
+    """
     path = package_dir / MANIFEST_FILE
     if not path.is_file():
         raise InvalidPackage(
@@ -59,11 +65,18 @@ def read_manifest(package_dir: Path) -> dict[str, Any]:
         raise InvalidPackage(
             f"manifest.json is not valid JSON: {e}", problems=[f"manifest.json: {e}"]
         ) from e
-    return validate_manifest(data, package_dir)
+    return validate_manifest(data, package_dir, strict=strict)
 
 
-def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, Any]:
-    """Return the manifest with defaults filled in, or raise ``InvalidPackage`` listing all problems."""
+def validate_manifest(
+    data: Any, package_dir: Path | None = None, *, strict: bool = False
+) -> dict[str, Any]:
+    """Return the manifest with defaults filled in, or raise ``InvalidPackage`` listing all problems.
+
+    Fields this platform does not know are kept and reported by ``manifest_warnings``, so a
+    manifest written for a newer platform still installs where its ``min_platform_version``
+    allows; ``strict`` makes each of them a problem instead.
+    """
     if not isinstance(data, dict):
         raise InvalidPackage(
             "manifest.json must hold a JSON object.", problems=["manifest: not an object"]
@@ -72,8 +85,8 @@ def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, A
     for field in REQUIRED:
         if field not in data or data[field] in (None, "", []):
             problems.append(f"{field}: this required field is missing or empty.")
-    for field in sorted(set(data) - KNOWN_FIELDS):
-        problems.append(f"{field}: unknown field (known: {', '.join(sorted(KNOWN_FIELDS))}).")
+    if strict:
+        problems += manifest_warnings(data)
     for field in ("author", "description") + OPTIONAL_STR:
         if field in data and not isinstance(data[field], str):
             problems.append(f"{field}: must be a string.")
@@ -107,6 +120,11 @@ def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, A
     _check_dependencies(data, language, problems)
     for section in SCHEMA_SECTIONS:
         _check_schema(data, section, problems)
+    input_format = data.get("input_format")
+    if input_format is not None and input_format not in INPUT_FORMATS:
+        problems.append(f"input_format: {input_format!r} must be one of: {', '.join(INPUT_FORMATS)}.")
+    if "changes_row_count" in data and not isinstance(data["changes_row_count"], bool):
+        problems.append("changes_row_count: must be true or false.")
 
     mpv = data.get("min_platform_version")
     if isinstance(mpv, str) and mpv:
@@ -133,9 +151,19 @@ def validate_manifest(data: Any, package_dir: Path | None = None) -> dict[str, A
         ("category", "analysis"),
         ("author_email", ""),
         ("min_platform_version", "1.0.0"),
+        ("input_format", "dataframe"),
     ):
         manifest.setdefault(field, default)
     return manifest
+
+
+def manifest_warnings(data: dict[str, Any]) -> list[str]:
+    """One sentence per top-level field this platform does not know (kept, but ignored)."""
+    return [
+        f"{field}: unknown field, ignored by platform {PLATFORM_VERSION} "
+        f"(known: {', '.join(sorted(KNOWN_FIELDS))})."
+        for field in sorted(set(data) - KNOWN_FIELDS)
+    ]
 
 
 def _check_entry_point(

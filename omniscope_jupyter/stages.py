@@ -8,41 +8,43 @@ double in. The defaults here accept everything; the real ones live in ``scan/`` 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 from .scan.report import ScanReport
 
 
-class ScanStage(ABC):
+class ScanStage:
     """Scans an extracted package; must not execute any of its code on the host.
 
     The ``scanner_class`` trait only takes subclasses (``Type(klass=ScanStage)``); a subclass
     is built with the scan settings as keyword arguments and may ignore those it does not use.
     """
 
-    @abstractmethod
+    def __init__(self, **settings: Any) -> None:
+        self.settings = settings
+
     def scan(self, package_dir: Path, manifest: dict[str, Any]) -> ScanReport:
         """The report of ``package_dir`` (whose validated manifest is ``manifest``)."""
+        raise NotImplementedError
 
 
-class DependencyStage(ABC):
+class DependencyStage:
     """Resolves a package's declared dependencies into a lock, or raises ``InvalidPackage``.
 
     The ``dependency_resolver_class`` trait only takes subclasses; see ``ScanStage``.
     """
 
-    @abstractmethod
+    def __init__(self, **settings: Any) -> None:
+        self.settings = settings
+
     def resolve(self, package_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         """The lock (plain JSON) of the package's declared dependencies."""
+        raise NotImplementedError
 
 
 class PassingScanner(ScanStage):
     """Scan stage that finds nothing: the default until a real scanner is configured."""
-
-    def __init__(self, **settings: Any) -> None:
-        self.settings = settings
 
     def scan(self, package_dir: Path, manifest: dict[str, Any]) -> ScanReport:
         return ScanReport(scanners=["none"])
@@ -50,9 +52,6 @@ class PassingScanner(ScanStage):
 
 class DeclaredDependencies(DependencyStage):
     """Dependency stage that records the declared requirements as they are, unresolved."""
-
-    def __init__(self, **settings: Any) -> None:
-        self.settings = settings
 
     def resolve(self, package_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         return {"declared": list(manifest.get("dependencies", [])), "resolved": []}

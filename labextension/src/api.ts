@@ -198,7 +198,8 @@ export class PluginsClient implements IPluginsClient {
 
   /** `POST {id}/enable` or `POST {id}/disable`. */
   setEnabled(pluginId: string, enabled: boolean): Promise<unknown> {
-    return this.request('POST', `${encodeURIComponent(pluginId)}/${enabled ? 'enable' : 'disable'}`);
+    const verb = enabled ? 'enable' : 'disable';
+    return this.request('POST', `${encodeURIComponent(pluginId)}/${verb}`);
   }
 
   /**

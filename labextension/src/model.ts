@@ -11,7 +11,7 @@ import {
 } from '@jupyterlab/translation';
 import { VDomModel } from '@jupyterlab/ui-components';
 
-import { ICatalogEntry, IInstalledPlugin, IPluginsClient } from './api';
+import { ICatalogEntry, IInstalledPlugin, IPluginsClient, IVersionSwitch } from './api';
 import { compareVersions, newerVersion } from './versions';
 
 /** The outcome of the last action, shown in the panel's status line. */
@@ -181,7 +181,7 @@ export class PluginsModel extends VDomModel {
   update(name: string): Promise<boolean> {
     const entry = this._newestEntry(name);
     return this._run(name, 'update', async () => {
-      let answer;
+      let answer: IVersionSwitch;
       if (entry && entry.source && entry.source !== 'local') {
         const target = entry.latest_version;
         const installed = this._installed?.find(p => p.plugin_id === name || p.name === name);

@@ -33,6 +33,8 @@ class StatusView extends VDomRenderer<PluginsModel> {
 
   protected render(): JSX.Element | null {
     const status = this.model.status;
+    // The widget's own node is the live region: its role and look follow the status, and it
+    // takes no room while there is none.
     this.node.classList.toggle('jp-mod-info', status?.kind === 'info');
     this.node.classList.toggle('jp-mod-error', status?.kind === 'error');
     this.node.setAttribute('role', status?.kind === 'error' ? 'alert' : 'status');

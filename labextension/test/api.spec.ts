@@ -88,7 +88,7 @@ describe('PluginsClient', () => {
     expect(await requests[1].json()).toEqual({ name: 'p', version: '2.0.0', source: 'team-hub' });
   });
 
-  it('enables, updates to the newest version, rolls back and uninstalls by URL-encoded id', async () => {
+  it('enables, updates, rolls back and uninstalls by URL-encoded id', async () => {
     const { client, requests } = clientAnswering(
       json(200, { plugin_id: 'a b', enabled: true }),
       json(200, { plugin_id: 'a b', active_version: '1.1.0' }),

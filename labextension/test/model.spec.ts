@@ -63,7 +63,10 @@ describe('PluginsModel', () => {
   });
 
   it('shows the server message and does not enable when the install is refused', async () => {
-    client.fail.installFromMarketplace = refused(409, "Plugin 'my_plugin' 1.0.0 is already installed.");
+    client.fail.installFromMarketplace = refused(
+      409,
+      "Plugin 'my_plugin' 1.0.0 is already installed."
+    );
 
     const ok = await model.install(entry());
 
@@ -125,7 +128,9 @@ describe('PluginsModel', () => {
     client.installedPlugins = [plugin()];
     expect(model.updateFor(plugin())).toBeNull();
 
-    client.catalog = [entry({ latest_version: '1.1.0', installed: true, installed_version: '1.0.0' })];
+    client.catalog = [
+      entry({ latest_version: '1.1.0', installed: true, installed_version: '1.0.0' })
+    ];
     await model.refresh();
 
     expect(model.updateFor(plugin())).toBe('1.1.0');
@@ -133,7 +138,9 @@ describe('PluginsModel', () => {
   });
 
   it('updates a local plugin with `update {}` (the server fetches the new version)', async () => {
-    client.catalog = [entry({ latest_version: '1.1.0', installed: true, installed_version: '1.0.0' })];
+    client.catalog = [
+      entry({ latest_version: '1.1.0', installed: true, installed_version: '1.0.0' })
+    ];
     await model.refresh();
 
     const calls = await after(client, () => model.update('my_plugin'));
@@ -174,7 +181,7 @@ describe('PluginsModel', () => {
     expect(model.status).toEqual({ kind: 'info', text: 'Rolled back my_plugin to 1.0.0.' });
   });
 
-  it('shows a refused action with the server message, and the list as the server has it', async () => {
+  it('shows a refusal with the server message, and the list as the server has it', async () => {
     client.installedPlugins = [];
     client.fail.setEnabled = refused(404, "No plugin named 'my_plugin' is installed.");
 
@@ -188,7 +195,7 @@ describe('PluginsModel', () => {
     expect(model.installed).toEqual([]);
   });
 
-  it('keeps a load failure apart from the status line, and clears it on the next load', async () => {
+  it('keeps a load failure out of the status line, and clears it on the next load', async () => {
     client.fail.installed = refused(500, 'The plugin store is locked.');
 
     await model.refreshInstalled();

@@ -26,7 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from .. import archive
 from ..answers import row_answer, timestamp
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
-from ..manifest import MANIFEST_FILE, read_manifest
+from ..manifest import MANIFEST_FILE, manifest_warnings, read_manifest
 from ..sandbox.jobs import PluginTarget
 from ..scan.report import ScanReport, scan_summary
 from ..stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
@@ -80,6 +80,8 @@ class PluginManager:
         The install pipeline's scan and dependency stages (see ``stages.py``).
     allow_force
         Whether a scan-refused package may be installed with ``force=True``.
+    strict_manifest
+        Refuse manifest fields this platform does not know (default: install with a warning).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class PluginManager:
         resolver: DependencyStage | None = None,
         limits: archive.ArchiveLimits | None = None,
         allow_force: bool = False,
+        strict_manifest: bool = False,
     ) -> None:
         self.layout = StoreLayout(Path(data_dir))
         self.engine = make_engine(db_url or f"sqlite:///{self.layout.data_dir / 'omniscope.db'}")
@@ -100,6 +103,7 @@ class PluginManager:
         self.resolver: DependencyStage = resolver or DeclaredDependencies()
         self.limits = limits or archive.ArchiveLimits()
         self.allow_force = allow_force
+        self.strict_manifest = strict_manifest
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -187,6 +191,7 @@ class PluginManager:
             "scan": checked.report.summary(),
             "dependencies": lock,
             "forced": checked.forced,
+            "warnings": manifest_warnings(checked.manifest),
         }
 
     def check_package(
@@ -212,7 +217,7 @@ class PluginManager:
         sha256 = sha256 or archive.sha256_file(package)
         root = archive.extract(package, staging / "pkg", self.limits)
         progress("validate", MANIFEST_FILE)
-        manifest = read_manifest(root)
+        manifest = read_manifest(root, strict=self.strict_manifest)
         name, version = manifest["name"], manifest["version"]
         (refuse or self._refuse_existing)(name, version)
         progress("scan", f"{name} {version}")

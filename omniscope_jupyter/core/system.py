@@ -13,14 +13,18 @@ Methods block (disk, database, Docker), except the coroutines of the REST path (
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tarfile
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .. import archive
+from ..errors import NotFound
 from ..extension_points import EXTENSION_POINTS
+from ..manifest import read_manifest
 from ..sandbox.executions import ExecutionService, FrameResult
 from ..sdk import create_project
 from .lifecycle import PluginManager, Progress
@@ -31,6 +35,26 @@ if TYPE_CHECKING:
 
 def _quiet(step: str, detail: str) -> None:
     """Default progress callback: say nothing."""
+
+
+#: Largest README a caller is sent (a longer one is cut).
+MAX_README_BYTES = 256 * 1024
+
+
+def _archive_readme(path: Path) -> str | None:
+    """The ``README.md`` at a published package's root (or in its one top folder), if any.
+
+    The archive passed the install checks when it was published; only that one regular file is
+    read, under a cap, nothing is extracted.
+    """
+    with tarfile.open(path, "r:gz") as tar:
+        for member in tar:
+            parts = PurePosixPath(member.name).parts
+            if member.isreg() and parts[-1:] == ("README.md",) and len(parts) <= 2:
+                handle = tar.extractfile(member)
+                if handle is not None:
+                    return handle.read(MAX_README_BYTES).decode("utf-8", errors="replace")
+    return None
 
 
 class PluginSystem:
@@ -180,8 +204,11 @@ class PluginSystem:
         """Blocking run with a REST-shaped body (``input_data``, ``parameters``...)."""
         return self._executions.run(self._manager.installed(plugin_id), body, user=self._who(user))
 
-    def run_frame(self, plugin_id: str, frame: pd.DataFrame | None, **kwargs: Any) -> FrameResult:
-        """Run on a DataFrame; the result frame comes back as a DataFrame, never as JSON.
+    def run_frame(
+        self, plugin_id: str, frame: pd.DataFrame | pd.Series | None, **kwargs: Any
+    ) -> FrameResult:
+        """Run on a DataFrame (or a Series, as one column); the result frame comes back as a
+        DataFrame, never as JSON.
 
         Without ``extension_point`` the plugin's first declared one is used: in a notebook the
         analyst names the plugin, not the hook.
@@ -204,6 +231,15 @@ class PluginSystem:
     async def cancel(self, plugin_id: str, execution_id: str) -> dict[str, Any]:
         """Cancel a queued or running run of any process on this store."""
         return await self._executions.cancel(plugin_id, execution_id)
+
+    def execution_events(
+        self, plugin_id: str, execution_id: str, after: int = 0
+    ) -> dict[str, Any]:
+        """A run's live events (printed lines, progress) with ``seq`` above ``after``.
+
+        ``{"status", "finished", "events"}``; the REST events stream and notebooks poll this.
+        """
+        return self._executions.events(plugin_id, execution_id, after)
 
     # -- marketplace -----------------------------------------------------------------------
 
@@ -273,6 +309,27 @@ class PluginSystem:
     def reviews(self, plugin_id: str, *, page: int = 1, page_size: int = 20) -> dict[str, Any]:
         return self._marketplace.reviews.list(plugin_id, page=page, page_size=page_size)
 
+    def readme(self, plugin_id: str, version: str | None = None) -> dict[str, Any]:
+        """The plugin's ``README.md`` as plain text (never rendered here).
+
+        From the installed version (default: the active one) when it is installed, else from
+        the catalog's archive of ``version`` (default: the newest published one). ``readme`` is
+        None when the package has none.
+        """
+        try:
+            target = self._manager.installed(plugin_id)
+        except NotFound:
+            target = None
+        if target is not None and version in (None, target.version):
+            path = target.path / "README.md"
+            text = path.read_bytes()[:MAX_README_BYTES].decode("utf-8", errors="replace") if (
+                path.is_file() and not path.is_symlink()
+            ) else None
+            return {"plugin_id": plugin_id, "version": target.version, "readme": text}
+        version = version or str(self.catalog_entry(plugin_id)["latest_version"])
+        archive_path, _sha, _size = self.open_archive(plugin_id, version)
+        return {"plugin_id": plugin_id, "version": version, "readme": _archive_readme(archive_path)}
+
     def seed_examples(self, folder: Path) -> Any:
         """Publish the bundled example plugins to the catalog when they are not there yet."""
         return self._marketplace.catalog.seed_examples(folder)
@@ -288,6 +345,31 @@ class PluginSystem:
     def create_project(root: Path, request: dict[str, Any]) -> dict[str, Any]:
         """Scaffold a plugin project under ``root`` (see ``sdk.create_project``)."""
         return create_project(root, request)
+
+    def scan_package(self, path: str | Path) -> dict[str, Any]:
+        """The security scan an install would run, of a ``.tar.gz`` or folder, storing nothing.
+
+        Answers ``{"name", "version", "passed", "report"}`` whatever the verdict; an invalid
+        package or manifest raises ``InvalidPackage`` as an install would.
+        """
+        path = Path(path)
+        staging = self._manager.new_staging_dir()
+        try:
+            if path.is_dir():
+                packed = staging / f"{path.resolve().name}.tar.gz"
+                archive.pack(path, packed)
+                path = packed
+            root = archive.extract(path, staging / "pkg", self._manager.limits)
+            manifest = read_manifest(root)
+            report = self._manager.scanner.scan(root, manifest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return {
+            "name": manifest["name"],
+            "version": manifest["version"],
+            "passed": not report.blocking,
+            "report": report.to_dict(),
+        }
 
 
 __all__ = ["FrameResult", "PluginSystem"]

@@ -109,13 +109,6 @@ class RemoteMarketplace:
         """The tag its results carry, and how requests name it."""
         return self.name
 
-    @property
-    def shown_url(self) -> str:
-        """The URL as answers show it: without any credentials, query or fragment."""
-        parts = urllib.parse.urlsplit(self.url)
-        netloc = parts.netloc.rpartition("@")[2]
-        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
     @classmethod
     def from_config(cls, item: Any) -> RemoteMarketplace:
         """Validate one entry of the ``remote_marketplaces`` setting."""
@@ -125,7 +118,12 @@ class RemoteMarketplace:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"Remote marketplace URL {url!r} must start with http:// or https://.")
-        name = str(item.get("name") or parts.netloc.rpartition("@")[2])
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                f"Remote marketplace URL {url!r} must be a base URL without credentials, query "
+                "or fragment (its Jupyter token goes in 'token')."
+            )
+        name = str(item.get("name") or parts.netloc)
         if name == "local" or len(name) > 64 or unprintable(name) or "/" in name:
             raise ValueError(
                 f"Remote marketplace name {name!r} must be at most 64 printable characters "
@@ -460,7 +458,7 @@ class RemoteCatalogs:
     def _search_one(
         self, remote: RemoteMarketplace, body: dict[str, Any], window: int
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        status: dict[str, Any] = {"source": remote.name, "url": remote.shown_url}
+        status: dict[str, Any] = {"source": remote.name, "url": remote.url}
         try:
             payload = self._json(remote, "/search", body)
             results = payload.get("results", [])

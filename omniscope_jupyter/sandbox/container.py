@@ -24,6 +24,7 @@ from docker.types import LogConfig, Ulimit
 
 from ..errors import SandboxUnavailable
 from ..manifest import PERMISSIONS as MANIFEST_PERMISSIONS
+from . import firewall
 from .processes import is_alive, process_identity
 from .settings import SandboxSettings
 
@@ -38,6 +39,10 @@ PLUGIN_LABEL = "omniscope.plugin"
 #: The network of plugins holding ``network``: a bridge without container-to-container traffic
 #: (``enable_icc=false``), so a plugin cannot reach other sandbox containers.
 SANDBOX_NETWORK = "omniscope-sandbox"
+#: Its host interface, named so host firewall rules can name it (``firewall.py``); a network
+#: made before this name existed keeps Docker's ``br-<id>`` (read from the network).
+SANDBOX_BRIDGE = "omnisandbox0"
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 #: Where the ``file_system`` permission's per-plugin volume is mounted.
 DATA_DIR = "/data"
 PERMISSIONS = frozenset(MANIFEST_PERMISSIONS)
@@ -93,27 +98,44 @@ def volume_name(owner: str, plugin_id: str) -> str:
 
 
 def ensure_network(client: docker.DockerClient) -> str:
-    """Create the sandbox network on first need (idempotent across processes); its name."""
-    if _network_exists(client):
-        return SANDBOX_NETWORK
-    try:
-        client.networks.create(
-            SANDBOX_NETWORK,
-            driver="bridge",
-            options={"com.docker.network.bridge.enable_icc": "false"},
-            check_duplicate=True,
-            labels={"omniscope.network": "sandbox"},
-        )
-    except docker.errors.APIError as exc:
-        if not _network_exists(client):  # not a lost creation race
-            raise
-        log.debug("sandbox network created meanwhile: %s", short_error(exc))
+    """Create the sandbox network on first need (idempotent across processes); its name.
+
+    Every container joins it through here, so here the host firewall is verified (installed
+    or repaired when needed, :func:`firewall.guard`); ``SandboxUnavailable`` when it cannot be.
+    """
+    network = _find_network(client)
+    if network is None:
+        try:
+            client.networks.create(
+                SANDBOX_NETWORK,
+                driver="bridge",
+                options={
+                    "com.docker.network.bridge.enable_icc": "false",
+                    BRIDGE_NAME_OPTION: SANDBOX_BRIDGE,
+                },
+                check_duplicate=True,
+                labels={"omniscope.network": "sandbox"},
+            )
+        except docker.errors.APIError as exc:
+            if _find_network(client) is None:  # not a lost creation race
+                raise
+            log.debug("sandbox network created meanwhile: %s", short_error(exc))
+        network = _find_network(client)
+        if network is None:
+            raise SandboxUnavailable(f"the {SANDBOX_NETWORK} network vanished right after its creation")
+    firewall.guard(bridge_name(network.attrs))
     return SANDBOX_NETWORK
 
 
-def _network_exists(client: docker.DockerClient) -> bool:
+def bridge_name(attrs: dict[str, Any]) -> str:
+    """The host interface of a bridge network (Docker's ``br-<id>`` unless named)."""
+    return (attrs.get("Options") or {}).get(BRIDGE_NAME_OPTION) or "br-" + str(attrs["Id"])[:12]
+
+
+def _find_network(client: docker.DockerClient) -> Any:
     # The engine's name filter matches substrings; compare exactly.
-    return any(n.name == SANDBOX_NETWORK for n in client.networks.list(names=[SANDBOX_NETWORK]))
+    found = [n for n in client.networks.list(names=[SANDBOX_NETWORK]) if n.name == SANDBOX_NETWORK]
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -175,6 +197,7 @@ def container_options(
         ),
         "volumes": volumes,
         "hostname": "sandbox",
+        "runtime": settings.runtime,
         "detach": True,
     }
 

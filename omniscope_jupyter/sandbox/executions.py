@@ -15,6 +15,8 @@ and their container is killed through Docker by its run label.
 
 Answers carry a result DataFrame in pandas' "split" layout, ``{"columns", "index", "data"}``
 (rows as lists), which keeps column order and the index and is accepted back as ``input_data``.
+Every result is held to its extension point's contract (``contracts.check_outcome``) and the
+answer names its ``kind`` (none, frame, json, figure, vega-lite, report, file) and ``media_type``.
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ from sqlalchemy.orm import Session
 from ..answers import row_answer
 from ..errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
 from ..store.orm import Execution, PluginVersion
-from .container import short_error, volume_name
+from .container import ensure_network, short_error, volume_name
+from .contracts import check_outcome, result_kind
 from .dependencies import PLUGIN_IMAGE_REPO, build_plugin_image
+from .events import EventTail, events_path, live_summary
 from .jobs import PluginTarget, build_request
 from .processes import is_alive, process_identity
+from .provenance import stamp
 from .runner import RunOutcome, RunRequest, SandboxRunner
 from .settings import SandboxSettings
 from .transfer import frame_to_split
@@ -102,6 +107,9 @@ class ExecutionService:
         self._pool = ThreadPoolExecutor(self._slots, thread_name_prefix="omniscope-run")
         self._pending = 0
         self._pending_lock = threading.Lock()
+        self._runtime_ok = False
+        #: Live events of this process's runs, by execution id (``events``).
+        self._live: dict[str, EventTail] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -112,6 +120,49 @@ class ExecutionService:
         """
         await asyncio.to_thread(self._close_stale_records)
         await asyncio.to_thread(self.runner.reap)
+        for problem in await asyncio.to_thread(self.check_sandbox):
+            log.warning("OmniScope sandbox: %s", problem)
+
+    def check_sandbox(self) -> list[str]:
+        """What would refuse runs (empty: nothing), checked at start: the configured runtime is
+        not registered with the engine, or the sandbox network's firewall cannot be installed
+        or verified (then network runs answer 503; others still run). Blocking."""
+        found = []
+        try:
+            client = self.runner.client()
+        except SandboxUnavailable as exc:
+            return [exc.message]
+        checks: tuple[Callable[[Any], object], ...] = (self._require_runtime, ensure_network)
+        for check in checks:
+            try:
+                check(client)
+            except SandboxUnavailable as exc:
+                found.append(exc.message)
+        return found
+
+    def _require_runtime(self, client: Any) -> None:
+        """``SandboxUnavailable`` unless the engine knows ``settings.runtime`` (asked once)."""
+        runtime = self.settings.runtime
+        if runtime == "runc" or self._runtime_ok:
+            return
+        try:
+            known = sorted((client.info().get("Runtimes") or {}).keys())
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SandboxUnavailable(f"the Docker engine failed: {short_error(exc)}") from exc
+        if runtime not in known:
+            raise SandboxUnavailable(
+                f"sandbox_runtime is {runtime!r} but the Docker engine has no such runtime "
+                f"(it has {', '.join(known)}); install Debian's runsc package and run "
+                "scripts/ensure-docker.sh, or set c.OmniscopeApp.sandbox_runtime = 'runc'"
+            )
+        self._runtime_ok = True
+
+    def _preflight(self, request: RunRequest) -> None:
+        """Refuse (503) a run whose runtime is missing, or a network run without the firewall."""
+        client = self.runner.client()
+        self._require_runtime(client)
+        if "network" in request.permissions:
+            ensure_network(client)  # verifies the host firewall before the plugin joins
 
     async def shutdown(self) -> None:
         """Cancel this process's background runs, wait briefly for them, and reap its leftovers."""
@@ -136,10 +187,8 @@ class ExecutionService:
         for a synchronous run, ``SandboxUnavailable`` when Docker is unreachable.
         """
         is_async = bool(body.get("async")) if isinstance(body, dict) else False
-        execution_id = str(uuid.uuid4())
-        request, warnings = await asyncio.to_thread(
-            build_request, execution_id, target, body, max_timeout=self.settings.timeout
-        )
+        execution_id = await asyncio.to_thread(self._new_id, body)
+        request, warnings = await asyncio.to_thread(self._request, execution_id, target, body)
         future = asyncio.wrap_future(
             await asyncio.to_thread(
                 self._submit, target, request, warnings, user, raise_unavailable=not is_async
@@ -185,38 +234,105 @@ class ExecutionService:
         """Newest-first page of a plugin's executions, without their result data."""
         return await asyncio.to_thread(self.page, plugin_id, page, page_size)
 
+    def events(self, plugin_id: str, execution_id: str, after: int = 0) -> dict[str, Any]:
+        """The run's live events with ``seq`` above ``after`` (blocking; see ``events.py``).
+
+        ``{"execution_id", "plugin_id", "status", "finished", "events"}``: while it runs, read
+        from its events file (this process's runs are followed as they grow; another process's
+        on this host are read from its run folder); once finished, from its record.
+        """
+        tail = self._live.get(execution_id)
+        if tail is not None:
+            tail.poll()
+        with self.session_factory() as session:
+            row = session.get(Execution, execution_id)
+            if row is None or row.plugin_name != plugin_id:
+                raise NotFound(f"no execution {execution_id} of plugin {plugin_id!r}")
+            status, recorded = row.status, row.events
+        finished = status in FINISHED
+        if finished:
+            events = [e for e in recorded or [] if e.get("seq", 0) > after]
+        elif tail is not None:
+            events = tail.since(after)
+        else:
+            foreign = EventTail(events_path(self.settings.work_dir, execution_id))
+            foreign.poll()
+            events = foreign.since(after)
+        return {
+            "execution_id": execution_id,
+            "plugin_id": plugin_id,
+            "status": status,
+            "finished": finished,
+            "events": events,
+        }
+
     # -- blocking API for the CLI and notebooks ------------------------------------------------
 
     def run(self, target: PluginTarget, body: Any, user: str = "") -> dict[str, Any]:
         """Blocking ``execute`` (``async`` ignored) for ``omniplug run``; waits for a slot."""
-        request, warnings = build_request(
-            str(uuid.uuid4()), target, body, max_timeout=self.settings.timeout
-        )
+        request, warnings = self._request(str(uuid.uuid4()), target, body)
         return self._submit(target, request, warnings, user).result()
 
     def run_frame(
         self,
         target: PluginTarget,
-        frame: pd.DataFrame | None,
+        frame: pd.DataFrame | pd.Series | None,
         parameters: dict[str, Any] | None = None,
         extension_point: str | None = None,
         config: dict[str, Any] | None = None,
         timeout: float | None = None,
         user: str = "",
+        execution_id: str | None = None,
     ) -> FrameResult:
-        """Run on a pandas DataFrame and get the result back as a DataFrame (notebooks, CLI)."""
+        """Run on a DataFrame (a Series is a one-column frame); the result comes back as one."""
         body: dict[str, Any] = {"parameters": parameters or {}, "config": config}
         if extension_point is not None:
             body["extension_point"] = extension_point
         if timeout is not None:
             body["timeout"] = timeout
-        request, warnings = build_request(
-            str(uuid.uuid4()), target, body, max_timeout=self.settings.timeout, frame=frame
-        )
+        execution_id = self._new_id({"execution_id": execution_id} if execution_id else {})
+        request, warnings = self._request(execution_id, target, body, frame)
         outcome_box: list[RunOutcome] = []
         answer = self._submit(target, request, warnings, user, keep=outcome_box).result()
         data = outcome_box[0].data if outcome_box else None
         return FrameResult(data=data, answer=answer)
+
+    def _new_id(self, body: Any) -> str:
+        """A fresh execution id, or the caller's own (a UUID not used yet).
+
+        A caller that picks the id can follow the run's events and cancel it while its request
+        is still running (a notebook's synchronous run).
+        """
+        wanted = body.get("execution_id") if isinstance(body, dict) else None
+        if wanted is None:
+            return str(uuid.uuid4())
+        try:
+            execution_id = str(uuid.UUID(str(wanted)))
+        except ValueError:
+            raise InvalidRequest("execution_id must be a UUID") from None
+        if execution_id != wanted:
+            raise InvalidRequest("execution_id must be a UUID in its canonical lowercase form")
+        with self.session_factory() as session:
+            if session.get(Execution, execution_id) is not None:
+                raise Conflict(f"execution {execution_id} already exists")
+        return execution_id
+
+    def _request(
+        self,
+        execution_id: str,
+        target: PluginTarget,
+        body: Any,
+        frame: pd.DataFrame | pd.Series | None = None,
+    ) -> tuple[RunRequest, list[str]]:
+        """``jobs.build_request`` with this service's default and maximum timeouts."""
+        return build_request(
+            execution_id,
+            target,
+            body,
+            max_timeout=max(self.settings.max_timeout, self.settings.timeout),
+            default_timeout=self.settings.timeout,
+            frame=frame,
+        )
 
     def with_plugin_image(self, target: PluginTarget) -> PluginTarget:
         """``target`` with the image holding its locked dependencies, built on first need.
@@ -372,11 +488,21 @@ class ExecutionService:
         keep: list[RunOutcome] | None = None,
     ) -> dict[str, Any]:
         """Build the plugin's image if needed, run, record; an unreachable engine fails the run."""
+        tail = self._live[request.execution_id] = EventTail(
+            events_path(self.settings.work_dir, request.execution_id)
+        )
+
+        def cancelled() -> bool:
+            # The runner asks this again once the container exited, before it removes the
+            # run's folder: the poll here reads the last events.
+            tail.poll()
+            return self._cancel_requested(request.execution_id)
+
         try:
+            self._preflight(request)
             request = replace(request, image=self.with_plugin_image(target).image)
-            outcome = self.runner.run(
-                request, functools.partial(self._cancel_requested, request.execution_id)
-            )
+            self._stamp_image(request)
+            outcome = self.runner.run(request, cancelled)
         except SandboxUnavailable as exc:
             answer = self._record_end(
                 request.execution_id, RunOutcome(status="failed", errors=[exc.message])
@@ -392,6 +518,7 @@ class ExecutionService:
                 raise
             return self._get(request.plugin_id, request.execution_id)
         outcome.warnings = warnings + outcome.warnings
+        outcome = check_outcome(target.manifest, request, outcome)
         if keep is not None:
             # A Python caller takes the frame itself: no JSON copy of the data is made for it.
             keep.append(outcome)
@@ -404,6 +531,23 @@ class ExecutionService:
 
     def _record_start(self, request: RunRequest, user: str, status: str = "running") -> None:
         with self.session_factory() as session, session.begin():
+            version = session.scalar(
+                select(PluginVersion).where(
+                    PluginVersion.plugin_name == request.plugin_id,
+                    PluginVersion.version == request.version,
+                )
+            )
+            lock = version.dependencies if version is not None else {}
+            provenance = stamp(
+                plugin=request.plugin_id,
+                version=request.version,
+                package_sha256=version.sha256 if version is not None else None,
+                lock_digest=(lock or {}).get("digest"),
+                extension_point=request.extension_point,
+                parameters=request.parameters,
+                config=request.config,
+                data=request.data,
+            )
             session.add(
                 Execution(
                     id=request.execution_id,
@@ -415,8 +559,21 @@ class ExecutionService:
                     input_shape=_shape(request.data),
                     user=user,
                     runner=process_identity(),
+                    provenance=provenance,
                 )
             )
+
+    def _stamp_image(self, request: RunRequest) -> None:
+        """Add the run's image (tag and Docker id) to its provenance."""
+        tag = request.image or self.runner.images()[request.language]
+        try:
+            digest = str(self.runner.client().images.get(tag).id)
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise SandboxUnavailable(f"the image {tag} cannot be inspected: {exc}") from exc
+        with self.session_factory() as session, session.begin():
+            row = session.get(Execution, request.execution_id)
+            if row is not None:
+                row.provenance = {**(row.provenance or {}), "image": tag, "image_digest": digest}
 
     def _record_end(
         self, execution_id: str, outcome: RunOutcome, data: Any = _UNSET
@@ -427,7 +584,10 @@ class ExecutionService:
             data = None
         elif data is _UNSET:
             data = _jsonable_data(outcome.data)
+        kind, media_type = result_kind(outcome.data)
         result = {
+            "kind": kind,
+            "media_type": media_type,
             "data": data,
             "metadata": outcome.metadata,
             "logs": outcome.logs,
@@ -435,14 +595,19 @@ class ExecutionService:
             "errors": outcome.errors,
         }
         if too_big or len(json.dumps(result, default=str)) > MAX_RECORDED_RESULT_BYTES:
+            # The caller gets the data all the same: the history's limit is not theirs to hear of.
             result["data"] = None
-            result["warnings"] = result["warnings"] + ["result data too large to keep in history"]
+            log.info("execution %s: result data too large to keep in history", execution_id)
+        tail = self._live.pop(execution_id, None)
+        if tail is not None:
+            tail.poll()
         with self.session_factory() as session, session.begin():
             row = session.get(Execution, execution_id)
             if row is None:  # deleted with its plugin meanwhile
                 return {"execution_id": execution_id, "status": outcome.status, **result}
             row.status = outcome.status
             row.result = result
+            row.events = tail.events if tail is not None else row.events
             row.output_shape = _shape(outcome.data)
             row.stdout = outcome.stdout
             row.stderr = outcome.stderr
@@ -456,7 +621,11 @@ class ExecutionService:
             row = session.get(Execution, execution_id)
             if row is None or row.plugin_name != plugin_id:
                 raise NotFound(f"no execution {execution_id} of plugin {plugin_id!r}")
-            return self._answer(row)
+            answer = self._answer(row)
+        if answer["status"] not in FINISHED:
+            # While it runs: its latest progress and log lines.
+            answer.update(live_summary(self.events(plugin_id, execution_id)["events"]))
+        return answer
 
     def page(self, plugin_id: str, page: int = 1, page_size: int = 20) -> dict[str, Any]:
         """Blocking ``list``: a newest-first page of a plugin's executions."""
@@ -506,6 +675,8 @@ class ExecutionService:
         result = row.result or {}
         return {
             **cls._summary(row),
+            "kind": result.get("kind", "none"),
+            "media_type": result.get("media_type"),
             "data": result.get("data"),
             "metadata": result.get("metadata", {}),
             "logs": result.get("logs", []),
@@ -513,4 +684,5 @@ class ExecutionService:
             "errors": result.get("errors", []),
             "stdout": row.stdout,
             "stderr": row.stderr,
+            "provenance": row.provenance,
         }

@@ -5,6 +5,7 @@ caller's values and checked (type, choices, bounds, required), so are the parame
 manifest declares them, the extension point must be one the plugin declares, the
 input becomes a DataFrame and then Arrow IPC (a column Arrow cannot type is a 400 here, before
 any record or container exists), and ``read_data`` decides whether the plugin sees it at all.
+The plugin's ``input_format`` and its extension point's input contract are ``contracts.py``'s.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import pyarrow as pa
 from ..errors import Conflict, InvalidRequest
 from ..manifest import value_problem
 from .container import PERMISSIONS
+from .contracts import check_input, plugin_input
 from .runner import RunRequest
-from .transfer import TransferError, as_frame, frame_from_input, frame_to_ipc
+from .transfer import frame_to_ipc
 
 LANGUAGES = {"python": "python", "r": "r"}
 
@@ -82,11 +84,6 @@ def check_values(section: str, schema: dict[str, Any], given: Any) -> dict[str, 
     if problems:
         raise InvalidRequest(f"invalid {section}: " + "; ".join(problems), problems=problems)
     return merged
-
-
-def merge_config(schema: dict[str, Any], given: Any) -> dict[str, Any]:
-    """Manifest defaults overlaid with the caller's values; every problem listed in one 400."""
-    return check_values("config", schema, given)
 
 
 def _unknown_key(noun: str, key: Any, schema: dict[str, Any]) -> str:
@@ -151,21 +148,19 @@ def build_request(
     if not isinstance(parameters, dict):
         raise InvalidRequest("parameters must be an object")
     point = _extension_point(target, body.get("extension_point"))
-    config = merge_config(target.manifest.get("config") or {}, body.get("config"))
+    config = check_values("config", target.manifest.get("config") or {}, body.get("config"))
     schema = target.manifest.get("parameters")
     if isinstance(schema, dict):  # declared: checked; absent: passed on unchecked
         parameters = check_values("parameters", schema, parameters)
-    timeout = _timeout(body, max_timeout if default_timeout is None else default_timeout, max_timeout)
+    default = max_timeout if default_timeout is None else default_timeout
+    timeout = _timeout(body, default, max_timeout)
     warnings: list[str] = []
-    data: Any = None if frame is None else as_frame(frame)
-    if data is None and body.get("input_data") is not None:
-        try:
-            data = frame_from_input(body["input_data"])
-        except TransferError as exc:
-            raise InvalidRequest(str(exc)) from exc
-    if data is not None and "read_data" not in target.permissions:
+    data = plugin_input(target.manifest, frame, body.get("input_data"))
+    withheld = data is not None and "read_data" not in target.permissions
+    if withheld:
         data = None
         warnings.append("input data withheld: the plugin lacks the read_data permission")
+    check_input(point, target.plugin_id, data, withheld)
     data_ipc = encode_input(data) if isinstance(data, pd.DataFrame) else None
     entry = target.manifest.get("entry_point")
     if not isinstance(entry, str) or not entry:

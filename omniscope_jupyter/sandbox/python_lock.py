@@ -423,7 +423,7 @@ def _pip_message(output: str) -> str:
         if line.strip() and not line.startswith(("WARNING:", "[notice]"))
     ]
     if len(lines) > _MAX_MESSAGE_LINES:
-        lines = lines[:_MAX_MESSAGE_LINES] + ["..."]
+        lines = [*lines[:_MAX_MESSAGE_LINES], "..."]
     return "\n".join(lines) or "pip failed without a message"
 
 

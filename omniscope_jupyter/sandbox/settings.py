@@ -1,7 +1,7 @@
 """Limits and knobs of the sandbox, one plain dataclass the server traits and the CLI map onto.
 
 Kept free of traitlets so the runner, the CLI and tests can build one without a Jupyter server.
-Values are the maxima a run gets; a request may only lower the timeout, never raise it.
+Values are what every run gets; a request may choose its own timeout up to ``max_timeout``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ class SandboxSettings:
     memory: str = "512m"
     #: CPU quota in cores (docker ``nano_cpus``).
     cpus: float = 1.0
-    #: Wall-clock seconds before the container is killed and the run ends as ``timeout``.
+    #: Wall-clock seconds before the container is killed and the run ends as ``timeout``, for a
+    #: run that asks for no timeout of its own.
     timeout: float = 60.0
+    #: The longest timeout a run may ask for (a request above it is refused with a 400).
+    max_timeout: float = 600.0
     #: Maximum processes/threads in the container (the spec's 100).
     pids: int = 100
     #: Size cap of the writable ``/tmp`` tmpfs.
@@ -47,6 +50,15 @@ class SandboxSettings:
     #: A ``file_system`` volume found larger than this after a run is emptied (with a warning):
     #: Docker's local volumes on overlay2 cannot be size-capped, so it is checked, not enforced.
     max_volume_bytes: int = 1024 * 1024 * 1024
+    #: OCI runtime of every plugin container: ``runc`` (Docker's) or ``runsc`` (gVisor, a
+    #: user-space kernel between the plugin and the host's; registered by ensure-docker.sh).
+    runtime: str = "runc"
+    #: Require the host firewall of the sandbox network (``firewall.py``) before any container
+    #: joins it; False only where the host firewalls the ``omniscope-sandbox`` bridge otherwise.
+    firewall: bool = True
+    #: Private IPv4 addresses/CIDRs the sandbox network may reach all the same (an internal
+    #: package index); the host's own addresses and everything else private stay cut off.
+    network_allow: tuple[str, ...] = ()
     #: ``offline``: debootstrap + ``docker import`` (no registry); ``pull``: plain Dockerfiles
     #: ``FROM python:3.11-slim`` / ``FROM r-base`` for machines that can pull.
     image_mode: str = "offline"

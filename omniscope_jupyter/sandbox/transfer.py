@@ -111,6 +111,19 @@ def frame_to_split(frame: pd.DataFrame) -> dict[str, Any]:
     return {"columns": split["columns"], "index": split["index"], "data": split["data"]}
 
 
+#: The column name of input given as bare values (a flat list, an unnamed Series).
+VALUE_COLUMN = "value"
+
+
+def as_frame(value: Any) -> pd.DataFrame:
+    """A DataFrame as it is, a Series as its one-column frame (``value`` when it has no name)."""
+    if isinstance(value, pd.Series):
+        return value.to_frame(name=VALUE_COLUMN if value.name is None else value.name)
+    if isinstance(value, pd.DataFrame):
+        return value
+    raise TransferError(f"expected a DataFrame or a Series, got {type(value).__name__}")
+
+
 def frame_from_input(value: Any) -> pd.DataFrame:
     """Build a DataFrame from a request's ``input_data`` in any shape the spec shows.
 
@@ -136,7 +149,7 @@ def frame_from_input(value: Any) -> pd.DataFrame:
         if isinstance(value, list):
             if not all(isinstance(r, (list, dict)) for r in value):
                 # A flat list of values is one column.
-                return pd.DataFrame({"value": value})
+                return pd.DataFrame({VALUE_COLUMN: value})
             if value and all(isinstance(r, list) for r in value) and len({len(r) for r in value}) > 1:
                 raise TransferError("input_data rows must all have the same length")
             return pd.DataFrame(value)

@@ -2,6 +2,8 @@
 
 R files are parsed in the sandbox container when Docker and its runner image are available, else
 by the host's ``Rscript`` (parse only, nothing evaluated), else they are reported as unscanned.
+Unpinned dependencies the runner image provides are checked at the image's version, as the
+server does, when that image is there to ask.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from ..errors import SandboxUnavailable
 from ..manifest import read_manifest
+from ..sandbox.locks import PackageVersions
 from .r_scan import RRunner, RScanError
 from .report import ScanReport
 from .scanner import DEFAULT_MAX_FILE_BYTES, PackageScanner
@@ -24,6 +27,7 @@ def cli_scan(
     vulndb_path: str | Path | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     r_runner: RRunner | None = None,
+    base_packages: PackageVersions = None,
 ) -> tuple[ScanReport, int]:
     """Scan the plugin folder ``path``; exit code 0 when the server would accept it, else 1.
 
@@ -35,6 +39,7 @@ def cli_scan(
         vulndb_path=vulndb_path,
         max_file_bytes=max_file_bytes,
         r_runner=r_runner or local_r_runner(),
+        base_packages=base_packages or local_image_packages,
     )
     report = scanner.scan(package_dir, manifest)
     return report, EXIT_REFUSED if report.blocking else EXIT_PASSED
@@ -58,6 +63,19 @@ def local_r_runner() -> RRunner:
         return HostRRunner()
     except SandboxUnavailable:
         return _no_r
+
+
+def local_image_packages() -> dict[str, str]:
+    """``{name: version}`` of the Python runner image when Docker has it built."""
+    from ..sandbox.container import docker_client
+    from ..sandbox.images import image_status
+    from ..sandbox.plugin_image import probe_runner_image
+
+    client = docker_client(timeout=5)
+    image = image_status(client)["images"]["python"]
+    if not image["present"]:
+        raise SandboxUnavailable("the runner image is not built (omniplug sandbox build)")
+    return dict(probe_runner_image(client, image["tag"])["python_packages"])
 
 
 def _no_r(script: Path, package_dir: Path, files: list[str]) -> str:

@@ -49,6 +49,9 @@ BINARY_SUFFIXES = frozenset(
 STARTUP_FILES = frozenset(
     {".Rprofile", "Rprofile.site", ".Renviron", "sitecustomize.py", "usercustomize.py"}
 )
+#: Hidden files that are plain version-control metadata: no interpreter reads them, and the
+#: spec's scaffold ships a ``.gitignore``, so they are not findings.
+VCS_METADATA = frozenset({".gitignore", ".gitattributes"})
 #: Image assets (by magic bytes) are the only binary content allowed, e.g. a plugin icon.
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 SNIFF_BYTES = 8192
@@ -109,7 +112,7 @@ def _check_file(
     name = path.name
     if name in STARTUP_FILES:
         inv.findings.append(finding("F008", rel, 0, rel))
-    elif name.startswith("."):
+    elif name.startswith(".") and name not in VCS_METADATA:
         inv.findings.append(finding("F005", rel, 0, rel))
     if st.st_size > max_file_bytes:
         inv.findings.append(

@@ -1,7 +1,9 @@
-"""Python imports and calls checked against the manifest's permissions (PY000, PY101-PY103).
+"""Python imports and calls checked against the manifest's permissions (PY000, PY101-PY104).
 
 Works on the ``ast`` of each file, resolving import aliases (``import os as o``, ``from shutil
-import rmtree``) so the common spellings are caught. Dynamic access (``importlib``,
+import rmtree``) so the common spellings are caught. Starting a process (PY104) is refused
+whatever the permissions, as a call or as a function handed on (``Process(target=os.system)``).
+A data writer aimed at an in-memory buffer (``savefig(io.BytesIO())``) writes no file. Dynamic access (``importlib``,
 ``getattr(__builtins__, ...)``, ``exec`` of decoded text) is out of reach of any static check:
 the sandbox, not this scan, is what contains it.
 """
@@ -128,6 +130,36 @@ OPEN_FUNCTIONS = frozenset(
         "zipfile.ZipFile",
     ]
 )
+#: Functions that start another program or a shell (PY104), by qualified name.
+SPAWNERS = frozenset(
+    [
+        "subprocess.run",
+        "subprocess.call",
+        "subprocess.check_call",
+        "subprocess.check_output",
+        "subprocess.Popen",
+        "subprocess.getoutput",
+        "subprocess.getstatusoutput",
+        "os.system",
+        "os.popen",
+        "os.posix_spawn",
+        "os.posix_spawnp",
+        "os.startfile",
+        "pty.spawn",
+        "asyncio.create_subprocess_exec",
+        "asyncio.create_subprocess_shell",
+        "multiprocessing.set_executable",
+    ]
+    + [f"os.exec{s}" for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")]
+    + [f"os.spawn{s}" for s in ("l", "le", "lp", "lpe", "v", "ve", "vp", "vpe")]
+)
+#: A spawn context's ``set_executable`` makes "spawn" start any program (a shell) instead.
+SPAWN_METHODS = frozenset({"set_executable"})
+#: Constructors of in-memory buffers, and streams that are no files of the plugin's.
+BUFFERS = frozenset({"io.BytesIO", "io.StringIO"})
+STREAMS = frozenset({"sys.stdout", "sys.stderr"})
+#: Keyword names under which data writers take their target.
+PATH_KEYWORDS = frozenset({"path", "path_or_buf", "excel_writer", "fname"})
 MODE_RE = re.compile(r"^[rwxabtU+]{1,4}$")
 WRITE_MODE_CHARS = frozenset("wax+")
 
@@ -163,6 +195,53 @@ class _PermissionVisitor(ast.NodeVisitor):
         self.permissions = permissions
         self.aliases: dict[str, str] = {}
         self.findings: list[Finding] = []
+        #: Per scope (module, then each enclosing function), whether a name holds a buffer.
+        self.scopes: list[dict[str, bool]] = [{}]
+        #: The ``func`` nodes of calls: a use there is a call, not a function handed on.
+        self._called: set[int] = set()
+
+    # -- scopes and in-memory buffers ---------------------------------------------------------
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            self.visit(default)
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        args = node.args
+        params = args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]
+        self.scopes.append({a.arg: False for a in params if a is not None})
+        for statement in node.body:
+            self.visit(statement)
+        self.scopes.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.generic_visit(node)
+        for target in node.targets:
+            self._bind(target, node.value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.generic_visit(node)
+        self._bind(node.target, node.value)
+
+    def visit_withitem(self, node: ast.withitem) -> None:
+        self.generic_visit(node)
+        if node.optional_vars is not None:
+            self._bind(node.optional_vars, node.context_expr)
+
+    def _bind(self, target: ast.expr, value: ast.expr | None) -> None:
+        if isinstance(target, ast.Name):
+            self.scopes[-1][target.id] = value is not None and self._is_buffer(value)
+
+    def _is_buffer(self, expr: ast.expr) -> bool:
+        """An ``io.BytesIO()``/``io.StringIO()``, ``sys.stdout``, or a name bound to a buffer."""
+        if isinstance(expr, ast.Call):
+            return self._qualname(expr.func) in BUFFERS
+        if isinstance(expr, ast.Name):
+            for scope in reversed(self.scopes):
+                if expr.id in scope:
+                    return scope[expr.id]
+        return self._qualname(expr) in STREAMS
 
     # -- imports --------------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -194,9 +273,31 @@ class _PermissionVisitor(ast.NodeVisitor):
 
     # -- calls ----------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
+        self._called.add(id(node.func))
+        name = self._qualname(node.func)
+        method = node.func.attr if isinstance(node.func, ast.Attribute) else None
+        if name in SPAWNERS or method in SPAWN_METHODS:
+            self._spawn(node, f"{name or method}()")
         if "file_system" not in self.permissions:
             self._check_file_write(node)
         self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self._check_reference(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._check_reference(node)
+        self.generic_visit(node)
+
+    def _check_reference(self, node: ast.Name | ast.Attribute) -> None:
+        """A spawning function handed on (``map(subprocess.run, ...)``) is as good as called."""
+        if isinstance(node.ctx, ast.Load) and id(node) not in self._called:
+            name = self._qualname(node)
+            if name in SPAWNERS:
+                self._spawn(node, f"reference to {name}")
+
+    def _spawn(self, node: ast.expr, what: str) -> None:
+        self.findings.append(finding("PY104", self.rel, node.lineno, what))
 
     def _check_file_write(self, node: ast.Call) -> None:
         name = self._qualname(node.func)
@@ -215,10 +316,7 @@ class _PermissionVisitor(ast.NodeVisitor):
                 what, severity = f"{name or method}() with a computed mode", MEDIUM
         elif method in FS_METHODS:
             what = f".{method}()"
-        elif method in PATH_WRITERS and (
-            node.args
-            or any(k.arg in {"path", "path_or_buf", "excel_writer", "fname"} for k in node.keywords)
-        ):
+        elif method in PATH_WRITERS and self._writes_a_file(node):
             what = f".{method}(path)"
         if what:
             self.findings.append(
@@ -230,6 +328,11 @@ class _PermissionVisitor(ast.NodeVisitor):
                     severity=severity,
                 )
             )
+
+    def _writes_a_file(self, node: ast.Call) -> bool:
+        """A data writer given a target that is not an in-memory buffer (or a standard stream)."""
+        targets = node.args[:1] + [k.value for k in node.keywords if k.arg in PATH_KEYWORDS]
+        return any(not self._is_buffer(t) for t in targets)
 
     def _is_module_attr(self, func: ast.expr) -> bool:
         """True for ``module.attr`` where ``module`` was imported (not an object's method)."""

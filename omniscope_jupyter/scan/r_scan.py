@@ -10,6 +10,7 @@ server's own processes. This module turns those facts into findings.
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,6 +132,18 @@ class _Ctx:
     file: str
     permissions: frozenset[str]
     r_version: Version | None
+    #: The package's R files, all scanned: sourcing one of them by its literal name is no risk.
+    scanned: frozenset[str] = frozenset()
+
+    def sources_scanned_file(self, call: dict[str, Any]) -> bool:
+        """True for ``source("x.R")`` naming, by a literal, an R file of the package itself."""
+        path = call.get("arg1")
+        if call.get("arg1_kind") != "string" or not path or path.startswith(("/", "~")):
+            return False
+        here = posixpath.dirname(self.file)
+        return any(
+            posixpath.normpath(posixpath.join(base, path)) in self.scanned for base in ("", here)
+        )
 
 
 def r_findings(
@@ -157,8 +170,9 @@ def apply_r_rules(facts: dict[str, Any], permissions: set[str]) -> list[Finding]
     except InvalidVersion:
         version = None
     out: list[Finding] = []
+    scanned = frozenset(str(f["file"]) for f in facts.get("files", []) if not f.get("error"))
     for f in facts.get("files", []):
-        ctx = _Ctx(f["file"], frozenset(permissions), version)
+        ctx = _Ctx(f["file"], frozenset(permissions), version, scanned)
         if f.get("error"):
             msg = str(f["error"].get("message", "")).split("\n")[0]
             msg = msg.split(": ", 1)[-1] if ": " in msg else msg
@@ -207,7 +221,7 @@ def _call_findings(
             out.append(
                 finding("R003", ctx.file, line, f"{name}() of a computed name", severity=MEDIUM)
             )
-    elif name in SOURCING:
+    elif name in SOURCING and not ctx.sources_scanned_file(call):
         out.append(finding("R004", ctx.file, line, shown))
     elif name in NETWORK_CALLS:
         out.append(_permission_finding(ctx, "R005", line, shown, "network", net))

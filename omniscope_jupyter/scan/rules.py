@@ -82,6 +82,12 @@ RULES: dict[str, Rule] = {
         "native code interface (ctypes/cffi)",
         "Do not load native code from a plugin; use a declared dependency.",
     ),
+    "PY104": Rule(
+        HIGH,
+        "starts a process",
+        "Do not start programs or shells from a plugin (subprocess, os.exec*/spawn*/popen, "
+        "pty.spawn); do the work in Python or with a declared dependency.",
+    ),
     # -- R -------------------------------------------------------------------------------------
     "R000": Rule(HIGH, "R file cannot be parsed", "Fix the syntax error; every R file must parse."),
     "R001": Rule(
@@ -172,13 +178,17 @@ RULES: dict[str, Rule] = {
 }
 
 #: Bandit rules raised to HIGH for plugin code, whatever Bandit's context-dependent severity:
-#: a plugin has no business starting a shell or evaluating strings as code.
+#: a plugin has no business starting a process or a shell, or evaluating strings as code.
 BANDIT_SEVERITY_OVERRIDES: dict[str, str] = {
     "B102": HIGH,  # exec()
     "B307": HIGH,  # eval()
     "B602": HIGH,  # subprocess with shell=True
+    "B603": HIGH,  # subprocess without a shell: still another program
     "B605": HIGH,  # os.system / os.popen / ... (a shell)
+    "B606": HIGH,  # os.exec* / os.spawn* / os.startfile (no shell)
 }
+#: Bandit's rules about starting processes: where one is HIGH, our PY104 on that line repeats it.
+BANDIT_PROCESS_RULES = frozenset({"B602", "B603", "B604", "B605", "B606", "B607"})
 
 
 def finding(

@@ -14,12 +14,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import SandboxUnavailable
+from ..sandbox.locks import PackageVersions, package_versions
 from ..stages import ScanStage
 from .bandit_scan import BANDIT_NAME, bandit_findings
 from .files import inspect_files
 from .python_rules import python_rule_findings
 from .r_scan import RRunner, r_findings
 from .report import SEVERITIES, Finding, ScanReport
+from .rules import BANDIT_PROCESS_RULES
 from .vulndb import VulnerabilityDB, dependency_findings, load_vulndb
 
 DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -40,6 +43,10 @@ class PackageScanner(ScanStage):
         :class:`~omniscope_jupyter.scan.r_runners.DockerRRunner` built on first R file seen.
     docker_client, r_image, sandbox_settings:
         Passed to that default ``DockerRRunner``.
+    base_packages:
+        ``{name: version}`` of the Python runner image, or a callable returning it (asked only
+        for a package with dependencies): an unpinned dependency the image provides is checked
+        at the image's version instead of being reported as unknown.
     """
 
     def __init__(
@@ -51,12 +58,14 @@ class PackageScanner(ScanStage):
         docker_client: Any = None,
         r_image: str | None = None,
         sandbox_settings: Any = None,
+        base_packages: PackageVersions = None,
     ) -> None:
         self.vulndb_path = vulndb_path
         self.max_file_bytes = int(max_file_bytes)
         self._r_runner = r_runner
         self._docker = (docker_client, r_image, sandbox_settings)
         self._lock = threading.Lock()
+        self._base_packages = base_packages
 
     @property
     def vulndb(self) -> VulnerabilityDB:
@@ -73,6 +82,13 @@ class PackageScanner(ScanStage):
                 self._r_runner = DockerRRunner(client=client, image=image, settings=settings)
             return self._r_runner
 
+    def _image_packages(self) -> dict[str, str]:
+        """The runner image's Python packages; none when Docker cannot say (a plain check)."""
+        try:
+            return dict(package_versions(self._base_packages))
+        except SandboxUnavailable:
+            return {}
+
     def scan(self, package_dir: Path, manifest: dict[str, Any]) -> ScanReport:
         """Scan the extracted package at ``package_dir`` described by ``manifest``."""
         package_dir = Path(package_dir)
@@ -83,7 +99,7 @@ class PackageScanner(ScanStage):
 
         if inv.python_files:
             py, parsed = python_rule_findings(package_dir, inv.python_files, permissions)
-            findings += py + bandit_findings(package_dir, parsed)
+            findings += _one_per_spawn(py, bandit_findings(package_dir, parsed))
             scanners += ["python-permissions", BANDIT_NAME]
         if inv.r_files:
             r, r_version = r_findings(self.r_runner, package_dir, inv.r_files, permissions)
@@ -94,7 +110,7 @@ class PackageScanner(ScanStage):
         db_info = dict(db.info)
         deps = [str(d) for d in manifest.get("dependencies") or []]
         if manifest.get("language", "python") == "python":
-            findings += dependency_findings(db, deps)
+            findings += dependency_findings(db, deps, self._image_packages() if deps else None)
             scanners.append(f"vulndb ({db_info.get('format')})")
         elif deps:
             db_info["note"] = "R dependencies are not checked: the database covers PyPI only."
@@ -102,3 +118,13 @@ class PackageScanner(ScanStage):
         rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
         findings.sort(key=lambda f: (rank.get(f.severity, 9), f.file, f.line, f.rule_id))
         return ScanReport(findings=findings, scanners=scanners, vulnerability_db=db_info)
+
+
+def _one_per_spawn(ours: list[Finding], bandit: list[Finding]) -> list[Finding]:
+    """Both lists, without our PY104 where Bandit already refuses that process start (HIGH)."""
+    covered = {
+        (f.file, f.line)
+        for f in bandit
+        if f.rule_id in BANDIT_PROCESS_RULES and f.severity == "HIGH"
+    }
+    return [f for f in ours if f.rule_id != "PY104" or (f.file, f.line) not in covered] + bandit

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -109,12 +109,20 @@ def pinned_version(spec: SpecifierSet) -> Version | None:
         return None
 
 
-def dependency_findings(db: VulnerabilityDB, dependencies: Iterable[str]) -> list[Finding]:
-    """Check each declared Python requirement (rules DEP001-DEP003); ``file`` is the manifest."""
+def dependency_findings(
+    db: VulnerabilityDB, dependencies: Iterable[str], provided: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """Check each declared Python requirement (rules DEP001-DEP003); ``file`` is the manifest.
+
+    ``provided`` is ``{name: version}`` of the runner image's packages: an unpinned requirement
+    the image's version satisfies is locked to that version (``python_lock``), so that version is
+    the one checked, and its status is known.
+    """
+    image = {canonicalize_name(k): v for k, v in (provided or {}).items()}
     out = []
     for dep in dependencies:
         try:
-            advisories = db.check(dep)
+            advisories = db.check(_as_provided(dep, image))
         except InvalidRequirement as e:
             out.append(finding("DEP003", "manifest.json", 0, f"{dep!r}: {e}"))
             continue
@@ -131,6 +139,19 @@ def dependency_findings(db: VulnerabilityDB, dependencies: Iterable[str]) -> lis
                 )
             )
     return out
+
+
+def _as_provided(requirement: str, image: Mapping[str, str]) -> str:
+    """``name==<image version>`` when the image's version satisfies an unpinned requirement."""
+    req = Requirement(requirement)
+    version = image.get(canonicalize_name(req.name))
+    if version is None or req.marker or pinned_version(req.specifier) is not None:
+        return requirement
+    try:
+        accepted = req.specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return requirement
+    return f"{req.name}=={version}" if accepted else requirement
 
 
 def load_vulndb(path: str | Path | None = None) -> VulnerabilityDB:

@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Table, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -27,7 +28,7 @@ def make_engine(db_url: str) -> Engine:
         engine = create_engine(db_url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
@@ -66,7 +67,11 @@ def create_schema(engine: Engine, tables: list[Table] | None = None) -> None:
 
 #: Columns added after a table was first released: ``create_all`` never alters a table, so a
 #: store made by an older version gets them here. (table, column) of ``Base``'s tables.
-ADDED_COLUMNS = (("executions", "runner"),)
+ADDED_COLUMNS = (
+    ("executions", "runner"),
+    ("executions", "provenance"),
+    ("executions", "events"),
+)
 
 
 def _add_new_columns(conn: Connection) -> None:
@@ -81,7 +86,7 @@ def _add_new_columns(conn: Connection) -> None:
         conn.execute(text(f'ALTER TABLE {table_name} ADD COLUMN "{column_name}" {kind}'))
 
 
-def _postgresql_utc(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+def _postgresql_utc(dbapi_conn: Any, _record: Any) -> None:
     """Read times back in UTC, as SQLite does, whatever the server's ``timezone`` setting.
 
     PostgreSQL returns ``timestamptz`` in the session's zone, so answers would otherwise carry

@@ -143,6 +143,11 @@ class Execution(Base):
     #: ``host:pid:start`` of the process running it (server, CLI or kernel on the same store):
     #: only that process's death makes an unfinished record stale.
     runner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: The reproducibility stamp (``sandbox/provenance.py``): plugin, version, package sha256,
+    #: lock digest, image, parameters, config, input digest.
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The newest live events (progress, printed lines) once finished (``sandbox/events.py``).
+    events: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Rating(Base):

@@ -17,7 +17,14 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 
 from .._version import __version__
-from ..config import DATA_DIR_ENV, DB_URL_ENV, OmniscopeConfig, make_system
+from ..config import (
+    DATA_DIR_ENV,
+    DB_URL_ENV,
+    SERVER_URL_ENV,
+    TOKEN_ENV,
+    OmniscopeConfig,
+    make_system,
+)
 from ..core.system import PluginSystem
 from ..errors import SandboxUnavailable
 from ..marketplace import bundled_examples_dir
@@ -53,10 +60,25 @@ class OmniscopeApp(OmniscopeConfig, ExtensionApp):
         )
         # Kernels and terminals this server launches inherit its environment: they open this
         # store rather than whatever their own config would find (config.open_system).
-        self._saved_env = {name: os.environ.get(name) for name in (DATA_DIR_ENV, DB_URL_ENV)}
+        names = (DATA_DIR_ENV, DB_URL_ENV, SERVER_URL_ENV, TOKEN_ENV)
+        self._saved_env = {name: os.environ.get(name) for name in names}
         _set_env(DATA_DIR_ENV, str(Path(self.data_dir).resolve()))
         _set_env(DB_URL_ENV, self.db_url or None)
+        # And their notebooks run plugins through this server: it alone needs the Docker socket.
+        self._export_server_url()
         self.log.info("OmniScope plugin store at %s", self.store_description())
+
+    def _export_server_url(self) -> None:
+        """Set ``OMNISCOPE_SERVER_URL`` (with the base_url) and ``OMNISCOPE_TOKEN`` for kernels.
+
+        Not over a unix socket (a kernel's HTTP client cannot reach one): kernels then find the
+        server from its runtime file, or run plugins themselves.
+        """
+        app = self.serverapp
+        if app is None or app.sock:
+            return
+        _set_env(SERVER_URL_ENV, app.connection_url)
+        _set_env(TOKEN_ENV, app.identity_provider.token or None)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(
@@ -66,6 +88,8 @@ class OmniscopeApp(OmniscopeConfig, ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Background work starts here, once the event loop runs (never in initialize_settings)."""
+        # The port is final only now (the server may have moved to a free one).
+        self._export_server_url()
         if self.seed_marketplace:
             folder = (
                 Path(self.marketplace_examples_dir)

@@ -6,11 +6,14 @@ and error mapping).
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..errors import Forbidden, InvalidRequest
 from .base import AUTH_RESOURCE, PluginsAPIHandler
@@ -178,6 +181,70 @@ class CancelHandler(PluginsAPIHandler):
     @authorized(action="execute")
     async def post(self, plugin_id: str, execution_id: str) -> None:
         await self.reply_large(await self.system.cancel(plugin_id, execution_id))
+
+
+class ExecutionEventsHandler(PluginsAPIHandler):
+    """``GET /api/plugins/{id}/executions/{execution_id}/events?after=``: server-sent events.
+
+    One SSE event per live event of the run (``event:`` its type, ``id:`` its ``seq``, ``data:``
+    the JSON event), then ``event: end`` with ``{"status"}`` once the run finished; a client
+    that reconnects resumes from ``Last-Event-ID`` (or ``after``).
+    """
+
+    #: Seconds between two looks at the run's events; and between keep-alive comments.
+    POLL_SECONDS = 0.25
+    KEEPALIVE_SECONDS = 15.0
+
+    @web.authenticated
+    @authorized
+    async def get(self, plugin_id: str, execution_id: str) -> None:
+        after = self.query_int("after", 0, 0, 2**62)
+        last = self.request.headers.get("Last-Event-ID", "")
+        after = max(after, int(last)) if last.isdigit() else after
+        events = self.system.execution_events
+        batch = await self.in_thread(events, plugin_id, execution_id, after)  # 404 before SSE
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-cache")
+        quiet = 0.0
+        try:
+            while True:
+                for event in batch["events"]:
+                    self.write(f"id: {event['seq']}\nevent: {event['type']}\n")
+                    self.write(f"data: {json.dumps(event)}\n\n")
+                    after = event["seq"]
+                if batch["finished"]:
+                    self.write(f"event: end\ndata: {json.dumps({'status': batch['status']})}\n\n")
+                    break
+                quiet = 0.0 if batch["events"] else quiet + self.POLL_SECONDS
+                if quiet >= self.KEEPALIVE_SECONDS:
+                    self.write(": keep-alive\n\n")
+                    quiet = 0.0
+                await self.flush()
+                await asyncio.sleep(self.POLL_SECONDS)
+                batch = await self.in_thread(events, plugin_id, execution_id, after)
+            await self.finish()
+        except StreamClosedError:
+            pass  # the client went away; nothing to clean up
+
+
+class ReadmeHandler(PluginsAPIHandler):
+    """``GET /api/plugins/{id}/readme?version=``: the package's README.md as plain text."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, plugin_id: str) -> None:
+        version = self.get_query_argument("version", None)
+        self.reply(await self.in_thread(self.system.readme, plugin_id, version))
+
+
+class ScanPackageHandler(StreamingUploadHandler):
+    """``POST /api/plugins/sdk/scan``: multipart ``file``; the install's scan, nothing stored."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        package = self.uploaded_file()
+        self.reply(await self.in_thread(self.system.scan_package, package, work="install"))
 
 
 class ExtensionPointsHandler(PluginsAPIHandler):

@@ -2,6 +2,8 @@
 # Finds the plugin's Reference Class generator (setRefClass with an `execute` method), builds
 # it with the fields it declares among plugin_id/config, calls $execute(input_data) and hands
 # back list(json = <result without a data frame, as JSON>, frame = <data.frame or NULL>).
+# Plugins report progress with omniscope_progress(fraction, message) (also context$progress for
+# a class with a `context` field); it calls back into the Python runner's event log.
 
 .omniscope_find_generator <- function(env) {
   for (name in ls(env, all.names = FALSE)) {
@@ -13,10 +15,16 @@
   stop("the entry file defines no setRefClass generator with an execute method")
 }
 
-.omniscope_run <- function(entry, plugin_id, config_json, input_json, data, data_in_json) {
+.omniscope_run <- function(entry, plugin_id, config_json, input_json, data, data_in_json,
+                           progress = NULL) {
   env <- new.env(parent = globalenv())
   # setRefClass outside a package asks for a package name and warns when there is none.
   assign(".packageName", "omniscope_plugin", envir = env)
+  omniscope_progress <- function(fraction, message = "") {
+    if (!is.null(progress)) progress(as.numeric(fraction)[1], as.character(message)[1])
+    invisible(NULL)
+  }
+  assign("omniscope_progress", omniscope_progress, envir = env)
   sys.source(entry, envir = env, chdir = TRUE)
   generator <- .omniscope_find_generator(env)
   config <- jsonlite::fromJSON(config_json, simplifyVector = TRUE,
@@ -28,6 +36,9 @@
   args <- list()
   if ("plugin_id" %in% fields) args$plugin_id <- plugin_id
   if ("config" %in% fields) args$config <- config
+  if ("context" %in% fields) {
+    args$context <- list(plugin_id = plugin_id, config = config, progress = omniscope_progress)
+  }
   plugin <- do.call(generator$new, args)
   result <- plugin$execute(input_data)
   if (!is.list(result) || is.data.frame(result)) {

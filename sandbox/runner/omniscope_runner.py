@@ -54,16 +54,15 @@ EVENT_TEXT_CAP = 2000
 
 
 class EventLog:
-    """Appends live events to ``/out/events.jsonl`` (thread-safe, size-capped, never raises)."""
+    """Appends live events to ``/out/events.jsonl``: thread-safe, size-capped, never raises."""
 
     def __init__(self, path: Path, cap: int = EVENTS_CAP) -> None:
         self._lock = threading.Lock()
-        self._cap = cap
-        self._written = 0
+        self._room = cap
         self._seq = 0
         self._started = time.monotonic()
         try:
-            self._file: Any = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            self._file: Any = open(path, "a", encoding="utf-8")  # closed by close()
         except OSError:
             self._file = None  # events are a convenience: a run never fails for them
 
@@ -72,32 +71,86 @@ class EventLog:
             if self._file is None:
                 return
             self._seq += 1
-            event = {"seq": self._seq, "t": round(time.monotonic() - self._started, 3), "type": kind}
-            line = json.dumps({**event, **fields}, allow_nan=False, default=str) + "\n"
-            if self._written + len(line) > self._cap:
-                line = json.dumps({**event, "type": "truncated"}) + "\n"
-                self._close()
+            head = {"seq": self._seq, "t": round(time.monotonic() - self._started, 3)}
+            line = json.dumps({**head, "type": kind, **fields}, default=str) + "\n"
+            last = len(line.encode()) > self._room - 64
+            if last:
+                line = json.dumps({**head, "type": "truncated"}) + "\n"
             try:
-                if self._file is not None or line.startswith('{"seq"'):
-                    (self._file or open(self._path_of_last(), "a")).write(line)
-            except (OSError, ValueError):
-                self._file = None
-                return
-            self._written += len(line)
-            if self._file is not None:
+                self._file.write(line)
                 self._file.flush()
-
-    def _path_of_last(self) -> str:
-        return os.devnull
+            except (OSError, ValueError):
+                last = True
+            self._room -= len(line.encode())
+            if last:
+                self._close()
 
     def _close(self) -> None:
-        pass
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._file = None
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                self._close()
+
+
+class LineTee(io.TextIOBase):
+    """A text stream that passes writes on and also emits each complete line as a log event."""
+
+    def __init__(self, stream: Any, name: str, events: EventLog) -> None:
+        self._stream = stream
+        self._name = name
+        self._events = events
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        written = self._stream.write(text)
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._events.emit("log", stream=self._name, text=line[:EVENT_TEXT_CAP])
+        if len(self._partial) > EVENT_TEXT_CAP:
+            self._events.emit("log", stream=self._name, text=self._partial[:EVENT_TEXT_CAP])
+            self._partial = ""
+        return len(text) if written is None else written
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def finish(self) -> None:
+        """Emit a last line printed without a newline."""
+        if self._partial:
+            self._events.emit("log", stream=self._name, text=self._partial)
+            self._partial = ""
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", "utf-8"))
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+
+#: The run's event log, set by ``main`` (a no-op sink until then).
+EVENTS = EventLog(Path(os.devnull))
+
+
+def report_progress(fraction: Any, message: Any = "") -> None:
+    """``context["progress"](fraction, message)``: how far the plugin is, from 0 to 1."""
+    try:
+        value = float(fraction)
+    except (TypeError, ValueError):
+        raise TypeError(f"progress fraction must be a number, not {fraction!r}") from None
+    if value != value:  # NaN
+        raise ValueError("progress fraction must be a number between 0 and 1, not NaN")
+    EVENTS.emit("progress", fraction=min(1.0, max(0.0, value)), message=str(message)[:500])
 
 
 class PluginContractError(Exception):
@@ -152,6 +205,7 @@ def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
         "parameters": job.get("parameters", {}),
         "extension_point": job.get("extension_point"),
         "permissions": job.get("permissions", []),
+        "progress": report_progress,
     }
     if classes:
         cls = classes[0]
@@ -174,10 +228,17 @@ def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
 
 def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     """Source the entry file through rpy2 and call the Reference Class' ``$execute``."""
+    import rpy2.rinterface as ri
     import rpy2.robjects as ro
     import rpy2_frames
 
     ro.r["source"](str(R_HELPERS))
+    @ri.rternalize
+    def progress(fraction: Any, message: Any) -> Any:
+        """R's ``omniscope_progress(fraction, message)`` lands here."""
+        report_progress(fraction[0], message[0])
+        return ri.NULL
+
     frame = input_data.get("data")
     r_data = rpy2_frames.frame_to_r(frame) if isinstance(frame, pd.DataFrame) else ro.NULL
     rest = {k: v for k, v in input_data.items() if k != "data"}
@@ -190,6 +251,7 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
         json.dumps(rest),
         r_data,
         not isinstance(frame, pd.DataFrame) and frame is not None,
+        progress,
     )
     # ``.omniscope_run`` answers list(json = <result without a frame>, frame = <data.frame|NULL>).
     result = json.loads(outcome.rx2("json")[0])
@@ -242,9 +304,19 @@ def peak_memory() -> int:
     return usage * 1024
 
 
+def start_events() -> list[LineTee]:
+    """Open the run's event log and tee stdout/stderr into it; the tees to finish at the end."""
+    global EVENTS
+    EVENTS = EventLog(OUT / EVENTS_FILE)
+    tees = [LineTee(sys.stdout, "stdout", EVENTS), LineTee(sys.stderr, "stderr", EVENTS)]
+    sys.stdout, sys.stderr = tees  # type: ignore[assignment]
+    return tees
+
+
 def main() -> int:
     job = wait_for_job()
     started = time.monotonic()
+    tees = start_events()
     try:
         input_data = {
             "data": load_input(job),
@@ -267,6 +339,9 @@ def main() -> int:
         }
     payload["runner_seconds"] = round(time.monotonic() - started, 4)
     payload["peak_memory_bytes"] = peak_memory()
+    for tee in tees:
+        tee.finish()
+    EVENTS.close()
     sys.stdout.flush()
     sys.stderr.flush()
     write_result(payload)

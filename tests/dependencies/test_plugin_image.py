@@ -71,7 +71,7 @@ def test_plugin_image_has_the_locked_wheels_over_the_runner(client, runner_tag, 
     lines: list[str] = []
     tag = build_plugin_image(client, runner_tag, lock, tmp_path / "wheels", lines.append)
     try:
-        assert tag.startswith("omniscope-plugin:") and any("Successfully" in l for l in lines)
+        assert tag.startswith("omniscope-plugin:") and any("Successfully" in line for line in lines)
         image = client.images.get(tag)
         assert (
             image.attrs["Config"]["User"] == client.images.get(runner_tag).attrs["Config"]["User"]

@@ -86,7 +86,9 @@ async def test_tampered_archive_is_refused_before_extraction_and_nothing_changes
         ({"name": "my_plugin", "extra": 1}, 400, "extra"),
         ({"name": "ghost"}, 404, "'ghost'"),
         ({"name": "my_plugin", "version": "9.0.0"}, 404, "no published version 9.0.0"),
-        ({"name": "my_plugin", "source": "elsewhere"}, 404, "No remote marketplace"),
+        ({"name": "my_plugin", "source": "elsewhere"}, 400, "no remote marketplace is named"),
+        ({"name": "../../my_plugin"}, 400, "not a plugin name"),
+        ({"name": "my_plugin", "version": "1.0.0/../../x"}, 400, "semantic version"),
     ],
 )
 async def test_bad_install_requests(

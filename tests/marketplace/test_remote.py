@@ -124,15 +124,22 @@ def stub() -> Iterator[StubRemote]:
         yield server
 
 
+def serve_remotes(jp_serverapp: Any, remotes: list[dict[str, Any]], **kwargs: Any) -> Marketplace:
+    """Swap in this server's marketplace configured with ``remotes`` (as the traits would)."""
+    system = jp_serverapp.web_app.settings["omniscope_system"]
+    market = Marketplace(system._manager, remotes=remotes, **kwargs)
+    system._marketplace = market
+    return market
+
+
 @pytest.fixture
 def remotes(
     jp_serverapp: Any, jp_http_port: int, jp_base_url: str, stub: StubRemote
 ) -> Marketplace:
-    """This server's marketplace, configured with three remotes (as the traits would)."""
-    settings = jp_serverapp.web_app.settings
-    market = Marketplace(
-        settings["omniscope_system"]._manager,
-        remotes=[
+    """This server's marketplace, configured with three remotes."""
+    return serve_remotes(
+        jp_serverapp,
+        [
             {"name": "team", "url": f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
              "token": jp_serverapp.identity_provider.token},
             {"name": "offline", "url": f"http://127.0.0.1:{_closed_port()}/", "token": "t"},
@@ -140,8 +147,6 @@ def remotes(
         ],
         remote_timeout=3.0,
     )
-    settings["omniscope_system"]._marketplace = market
-    return market
 
 
 async def test_search_merges_remotes_with_source_tags_and_reports_failures(
@@ -156,7 +161,7 @@ async def test_search_merges_remotes_with_source_tags_and_reports_failures(
     assert all(r["installed"] is False for r in body["results"])
     sources = {s["source"]: s for s in body["sources"]}
     assert sources["local"]["ok"] and sources["team"] == {
-        "source": "team", "url": remotes.remotes.find("team").shown_url, "ok": True, "total": 1,
+        "source": "team", "url": remotes.remotes.find("team").url, "ok": True, "total": 1,
     }
     assert sources["offline"]["ok"] is False and "unreachable" in sources["offline"]["error"]
     assert sources["broken"]["ok"] is False
@@ -281,9 +286,10 @@ def test_remote_configuration_is_validated() -> None:
         RemoteCatalogs.from_config([{"url": "https://x", "name": "local"}])
     with pytest.raises(ValueError, match="Two remote marketplaces are named 'x'"):
         RemoteCatalogs.from_config([{"url": "https://x"}, {"url": "http://y", "name": "x"}])
+    for url in ("https://user:secret@team.example/", "https://team.example/?x=1"):
+        with pytest.raises(ValueError, match="without credentials"):
+            RemoteCatalogs.from_config([{"url": url}])
     # Without a name, a remote is called by its host (a request names it, never its URL).
-    (r,) = RemoteCatalogs.from_config(
-        [{"url": "https://user:secret@team.example:8443/lab/?x=1", "token": "t"}]
-    ).remotes
-    assert (r.name, r.source) == ("team.example:8443", "team.example:8443")
-    assert r.shown_url == "https://team.example:8443/lab"  # answers never show credentials
+    (r,) = RemoteCatalogs.from_config([{"url": "https://team.example:8443/lab/", "token": "t"}]).remotes
+    assert (r.url, r.name, r.source) == ("https://team.example:8443/lab", "team.example:8443",
+                                         "team.example:8443")

@@ -1,7 +1,11 @@
-"""Full-text search (SQLite FTS5) with filters, sorts, paging and validation."""
+"""Full-text search (SQLite FTS5) with filters, sorts, paging and validation.
+
+tests/security/test_marketplace_attacks.py feeds search the query syntax of both databases.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from omniscope_jupyter.marketplace.search import FTS_DDL, FTS_TABLE, SearchIndex
+
 from ..api import assert_error, upload
+from ..conftest import REPO
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,6 +34,12 @@ PLUGINS = [
      "language": "r", "entry_point": "r_smoother.R", "category": "preprocessing",
      "tags": ["sensors", "smoothing"], "extension_points": ["preprocessing"], "author": "Dan Wu"},
 ]
+#: The bundled example's manifest as published (its code is the test package's).
+NORMALIZER = json.loads((REPO / "plugins/examples/data_normalizer/manifest.json").read_text())
+#: What users type for it: a British spelling, a prefix of a stemmed word, a method named in
+#: its description, its language, a stemmed form, its category and the name's parts.
+NORMALIZER_QUERIES = ["normalise", "normaliz", "zscore", "Normalizing", "data normalizer",
+                      "min-max", "python normalization", "robust IQR"]
 
 
 @pytest.fixture
@@ -57,8 +70,62 @@ async def test_a_word_from_a_description_finds_the_plugin(api: Any, catalog: Non
     assert sorted(await _names(api, query="sensor")) == ["drift_watch", "r_smoother"]
     assert await _names(api, query="sensor loess") == ["r_smoother"]
     assert await _names(api, query="nothing-like-this") == []
-    # FTS syntax in a query is text, not operators.
+    # FTS syntax in a query is text, not operators; punctuation only finds nothing.
     assert await _names(api, query='quantile OR "variance" NEAR(x') == []
+    assert await _names(api, query="!!!") == []
+    # Category and language are indexed words too (and category names split at "_").
+    assert await _names(api, query="report generation") == ["pdf_report"]
+    assert sorted(await _names(api, query="preprocessing")) == ["frame_scaler", "r_smoother"]
+
+
+@pytest.fixture
+def normalizer(market: Any, package: Callable[..., Path]) -> None:
+    """The search catalog plus the bundled data_normalizer's manifest."""
+    market.catalog.publish(package(**NORMALIZER), user="omniscope")
+
+
+@pytest.mark.parametrize("query", NORMALIZER_QUERIES)
+async def test_what_users_type_finds_the_normalizer(
+    api: Any, catalog: None, normalizer: None, query: str
+) -> None:
+    assert await _names(api, query=query) == ["data_normalizer"]
+
+
+async def test_language_is_an_exact_filter_and_a_word(
+    api: Any, catalog: None, normalizer: None
+) -> None:
+    python = ["data_normalizer", "drift_watch", "frame_scaler", "pdf_report"]
+    assert sorted(await _names(api, query="python")) == python
+    assert sorted(await _names(api, language="python")) == python
+    # "r" as a filter is the language, never the prefix "r" of "rescales" or "robust".
+    assert await _names(api, language="r") == await _names(api, language="R") == ["r_smoother"]
+    assert await _names(api, language="r", query="normaliz") == []
+    assert await _names(api, language="python", query="smoothing") == []
+
+
+def test_an_index_of_an_older_definition_is_rebuilt_at_open(
+    market: Any, catalog: None, normalizer: None
+) -> None:
+    """A store made before language and category were indexed gets today's tables."""
+    engine = market.manager.engine
+    with engine.begin() as conn:
+        for table in FTS_DDL:
+            conn.execute(text(f"DROP TABLE {table}"))
+        conn.execute(text(
+            f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(plugin_name UNINDEXED, name, "
+            "description, tags, author, tokenize='porter unicode61')"
+        ))
+        conn.execute(text(f"INSERT INTO {FTS_TABLE} VALUES ('drift_watch', 'x', 'y', 'z', 'w')"))
+    SearchIndex(engine)  # what opening the store does
+    with engine.connect() as conn:
+        stored = dict(conn.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE name IN ('catalog_fts', 'catalog_fts_words')"
+        )).all())
+        assert stored == FTS_DDL
+        for table in FTS_DDL:
+            assert conn.scalar(text(f"SELECT count(*) FROM {table}")) == len(PLUGINS) + 1
+    found = market.search({"query": "zscore", "include_remote": False})["results"]
+    assert [r["name"] for r in found] == ["data_normalizer"]
 
 
 async def test_results_answer_the_contract(api: Any, catalog: None) -> None:
@@ -133,8 +200,12 @@ async def test_the_index_follows_the_newest_version_in_the_same_transaction(
         ({"extension_point": "nowhere"}, "extension_point"),
         ({"tags": 5}, "tags"),
         ({"query": 5}, "query"),
-        ({"query": "!!!"}, "query"),
         ({"querry": "x"}, "querry"),
+        ({"category": "analysis\x00"}, "category: holds control characters"),
+        ({"category": "\ud800"}, "category: holds control characters"),
+        ({"category": "c" * 201}, "category: longer than 200"),
+        ({"tags": ["ok", "bad\x1b[31m"]}, "tags: holds control characters"),
+        ({"tags": ["t"] * 21}, "tags: must be a list of at most 20"),
     ],
 )
 async def test_bad_search_input_is_400(api: Any, body: dict[str, Any], fragment: str) -> None:

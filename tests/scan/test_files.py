@@ -63,7 +63,8 @@ def test_modes(copy_case) -> None:
 
 def test_hidden_and_startup_files(copy_case) -> None:
     pkg = copy_case("good_r")
-    (pkg / ".gitignore").write_text("*.rds\n")
+    (pkg / ".gitignore").write_text("*.rds\n")  # version-control metadata: not a finding
+    (pkg / ".notes").write_text("todo\n")
     (pkg / ".Rprofile").write_text("system('id')\n")
     (pkg / "sitecustomize.py").write_text("x = 1\n")
     (pkg / ".git").mkdir()
@@ -73,12 +74,13 @@ def test_hidden_and_startup_files(copy_case) -> None:
     )
     found = located(report)
     assert {
-        ("F005", ".gitignore", 0),
+        ("F005", ".notes", 0),
         ("F008", ".Rprofile", 0),
         ("F008", "sitecustomize.py", 0),
         ("F005", ".git", 0),
     } <= found
-    assert severity_of(report, "F005", ".gitignore", 0) == "LOW"
+    assert severity_of(report, "F005", ".notes", 0) == "LOW"
+    assert not any(f.file == ".gitignore" for f in report.findings)
     assert severity_of(report, "F005", ".git", 0) == "HIGH"  # a hidden directory is not scanned
     assert not any(f.file.startswith(".git/") for f in report.findings)
 

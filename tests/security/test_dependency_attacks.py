@@ -221,8 +221,11 @@ class HostilePip(PipContainer):
 
     def run(self, args: Sequence[str], workspace: Workspace) -> PipOutcome:
         self.calls.append(list(args))
-        if args[0] == "install":
-            (workspace.outputs / "report.json").write_text(json.dumps(self.report))
+        report = workspace.outputs / "report.json"
+        if args[0] == "install" and isinstance(self.report, Path):
+            report.symlink_to(self.report)
+        elif args[0] == "install":
+            report.write_text(json.dumps(self.report))
         for name, content in self.wheels.items():
             target = workspace.outputs / "wheels" / name
             if isinstance(content, Path):
@@ -271,6 +274,15 @@ def test_a_report_naming_anything_but_index_wheels_refuses_the_install(
         stage.resolve(tmp_path, {"language": "python", "dependencies": ["tabulate==0.9.0"]})
     assert [call[0] for call in pip.calls] == ["install"]  # nothing was downloaded
     assert list((tmp_path / "wheels").iterdir()) == []
+
+
+def test_a_report_that_links_to_a_host_file_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "report-like.json"
+    secret.write_text(json.dumps({"install": [entry(INDEX_URL)]}))
+    pip = HostilePip(report=secret)
+    stage = DependencyResolver(wheel_cache=tmp_path / "wheels", base_packages={}, pip=pip)
+    with pytest.raises(InvalidPackage, match="report.json is a symbolic link"):
+        stage.resolve(tmp_path, {"language": "python", "dependencies": ["tabulate==0.9.0"]})
 
 
 @pytest.mark.parametrize("wheel", ["tampered", "symlink", "missing"])
