@@ -1,4 +1,9 @@
-"""The plugin SDK: scaffolds a new plugin project that installs unchanged once packed."""
+"""The plugin SDK: scaffolds a new plugin project that installs unchanged once packed.
+
+The scaffold's processing depends on the first extension point (its result must keep that
+point's contract: a chart for visualization, a file for data_export...) and on ``input_format``
+(a DataFrame, or the caller's JSON made a table), in Python or R.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Conflict, InvalidRequest, PluginError
+from .extension_points import BY_NAME, RESULT_KINDS
 from .manifest import validate_manifest
 
 _TEMPLATES = files("omniscope_jupyter") / "sdk_templates"
@@ -24,6 +30,54 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "dependencies": [],
     "permissions": ["read_data", "write_data"],
     "version": "0.1.0",
+    "input_format": "dataframe",
+}
+#: The scaffold's processing (``sdk_templates/<language>/<family>``) per extension point.
+FAMILIES = {
+    "data_import": "import",
+    "data_export": "file",
+    "preprocessing": "same_rows",
+    "feature_engineering": "features",
+    "analysis": "summary",
+    "visualization": "chart",
+    "model_training": "model",
+    "model_evaluation": "metrics",
+    "report_generation": "report",
+    "integration": "summary",
+}
+#: Imports each family's Python code needs beyond typing and pandas: (stdlib, third party).
+PYTHON_IMPORTS = {"import": ("import io\n", ""), "file": ("import base64\n", ""),
+                  "model": ("", "import numpy as np\n")}  # fmt: skip
+INPUT_DOCS = {
+    "dataframe": ("``data`` is a pandas DataFrame.", "a data.frame"),
+    "json": (
+        '``data`` is the caller\'s input_data exactly as sent (input_format "json"): a list of\n'
+        "    rows stays a list, a dict a dict; a notebook's DataFrame arrives as a list of records.",
+        'the caller\'s input_data exactly as sent (input_format "json"), a list or named list',
+    ),
+}
+_FRAME_LINES = {
+    ("python", "dataframe"): '        if data is None:\n            raise ValueError("Missing required '
+    'field: data")\n        frame = data\n',
+    ("python", "json"): '        if data is None:\n            raise ValueError("Missing required '
+    'field: data")\n        # input_format "json": data is what the caller sent; made a table here.'
+    "\n        frame = pd.DataFrame(data)\n",
+    ("python", "import"): "        frame = data  # data_import needs no input: the source is in "
+    "the parameters\n",
+    ("r", "dataframe"): '      if (is.null(data)) stop("Missing required field: data")\n'
+    "      frame <- data\n",
+    ("r", "json"): '      if (is.null(data)) stop("Missing required field: data")\n'
+    '      # input_format "json": data is what the caller sent; made a table here.\n'
+    "      frame <- if (is.null(names(data))) Reduce(rbind, lapply(data, as.data.frame))"
+    " else as.data.frame(data)\n",
+    ("r", "import"): "      frame <- data  # data_import needs no input: the source is in the "
+    "parameters\n",
+}
+_TEST_DATA = {
+    ("python", "dataframe"): 'pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]})',
+    ("python", "json"): '{"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]}',
+    ("r", "dataframe"): "data.frame(a = c(1, 2, 3), b = c(4, 5, 6))",
+    ("r", "json"): "list(a = c(1, 2, 3), b = c(4, 5, 6))",
 }
 
 
@@ -35,6 +89,40 @@ def _render(template: str, **values: Any) -> str:
     return (_TEMPLATES / template).read_text(encoding="utf-8").format(**values)
 
 
+def _values(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
+    """What the templates are filled with, for a validated manifest and a language."""
+    name = str(manifest["name"])
+    point = BY_NAME[manifest["extension_points"][0]]
+    family = FAMILIES[point.name]
+    input_format = str(manifest["input_format"])
+    stdlib, third_party = PYTHON_IMPORTS.get(family, ("", ""))
+    reads = "import" if family == "import" else input_format
+    return {
+        "name": name,
+        "class_name": _class_name(name),
+        "description": manifest["description"],
+        "language": manifest["language"],
+        "author": manifest["author"],
+        "entry_point": manifest["entry_point"],
+        "extension_points": ", ".join(manifest["extension_points"]),
+        "extension_point": point.name,
+        "family": family,
+        "input_format": input_format,
+        "input_doc": INPUT_DOCS[input_format][0],
+        "r_input_doc": INPUT_DOCS[input_format][1],
+        "result_shape": " or ".join(RESULT_KINDS[k].shape for k in point.results),
+        "stdlib": stdlib,
+        "third_party": third_party,
+        "frame_line": _FRAME_LINES[(kind, reads)],
+        "test_imports": "import pandas as pd\n\n" if input_format == "dataframe" else "",
+        "test_data": "None" if family == "import" else _TEST_DATA[(kind, input_format)],
+        "r_test_data": "NULL" if family == "import" else _TEST_DATA[(kind, input_format)],
+        "test_command": f"cat {name}.R test_{name}.R | Rscript -"
+        if kind == "r"
+        else "python -m pytest",
+    }
+
+
 def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     """Create ``root_dir/<name>/`` with the main file, manifest, README, .gitignore and a test.
 
@@ -43,7 +131,7 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(request, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    unknown = set(request) - set(CREATE_DEFAULTS) - {"name", "config"}
+    unknown = set(request) - set(CREATE_DEFAULTS) - {"name", "config", "changes_row_count"}
     if unknown:
         raise InvalidRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
     spec = {**CREATE_DEFAULTS, **request}
@@ -65,7 +153,10 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
         "permissions": spec["permissions"],
         "config": spec.get("config", {}),
         "min_platform_version": "1.0.0",
+        "input_format": spec["input_format"],
     }
+    if "changes_row_count" in request:
+        manifest["changes_row_count"] = request["changes_row_count"]
     try:
         validate_manifest(manifest)
     except PluginError as e:
@@ -75,17 +166,9 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     target = root_dir / name
     if target.exists():
         raise Conflict(f"A folder named {name!r} already exists in {root_dir}.")
-    values = {
-        "name": name,
-        "class_name": _class_name(name),
-        "description": manifest["description"],
-        "language": language,
-        "author": manifest["author"],
-        "entry_point": manifest["entry_point"],
-        "extension_points": ", ".join(manifest["extension_points"]),
-        "test_command": f"Rscript test_{name}.R" if language == "r" else "python -m pytest",
-    }
     kind = "r" if language == "r" else "python"
+    values = _values(manifest, kind)
+    values["process_data"] = _render(f"{kind}/{values['family']}{suffix}.tmpl", **values)
     contents = {
         manifest["entry_point"]: _render(f"{kind}_plugin{suffix}.tmpl", **values),
         f"test_{name}{suffix}": _render(f"{kind}_test{suffix}.tmpl", **values),

@@ -8,7 +8,7 @@ from typing import Any
 
 from tornado.httpclient import HTTPClientError
 
-from .conftest import multipart
+from .helpers import multipart
 
 
 async def call(jp_fetch: Any, method: str, *path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:

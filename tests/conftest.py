@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .helpers import REPO, build_package, manifest, multipart
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
-HERE = Path(__file__).parent
-REPO = HERE.parent
+# Kept importable from here while tests move to ``tests.helpers``.
+__all__ = ["REPO", "build_package", "manifest", "multipart"]
+
 
 
 @pytest.fixture
@@ -30,9 +30,13 @@ def sdk_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def omniscope_config() -> dict[str, Any]:
-    """Extra ``OmniscopeApp`` traits for a test module (override to swap stages in)."""
-    return {}
+def omniscope_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra ``OmniscopeApp`` traits: a test's ``@pytest.mark.omniscope_config(**traits)``.
+
+    A module may also override this fixture when every test in it needs the same traits.
+    """
+    marker = request.node.get_closest_marker("omniscope_config")
+    return dict(marker.kwargs) if marker else {}
 
 
 @pytest.fixture
@@ -49,69 +53,6 @@ def jp_server_config(store_dir: Path, sdk_root: Path, omniscope_config: dict[str
     }
 
 
-def manifest(**overrides: Any) -> dict[str, Any]:
-    """A valid Python plugin manifest with the spec's fields."""
-    data = {
-        "name": "my_plugin",
-        "version": "1.0.0",
-        "author": "Your Name",
-        "author_email": "you@example.com",
-        "description": "Plugin description",
-        "language": "python",
-        "entry_point": "my_plugin.py",
-        "category": "analysis",
-        "tags": ["custom", "analysis"],
-        "extension_points": ["analysis"],
-        "dependencies": ["numpy", "pandas"],
-        "permissions": ["read_data", "write_data"],
-        "config": {
-            "param1": {"type": "string", "default": "value", "description": "Parameter"}
-        },
-        "min_platform_version": "1.0.0",
-    }
-    data.update(overrides)
-    return data
-
-
-PLUGIN_SOURCE = '''
-class MyPlugin:
-    def __init__(self, context):
-        self.plugin_id = context.get("plugin_id")
-
-    def execute(self, input_data):
-        return {"data": input_data.get("data"), "metadata": {}, "logs": [], "warnings": [],
-                "errors": []}
-'''
-
-
-def build_package(
-    path: Path,
-    files: dict[str, str | bytes] | None = None,
-    top: str | None = "my_plugin",
-    **manifest_overrides: Any,
-) -> Path:
-    """Write a ``.tar.gz`` plugin package (as ``tar -czf`` of a folder when ``top`` is set)."""
-    m = manifest(**manifest_overrides)
-    contents: dict[str, str | bytes] = {
-        "manifest.json": json.dumps(m),
-        m.get("entry_point") or "my_plugin.py": PLUGIN_SOURCE,
-    }
-    contents.update(files or {})
-    with tarfile.open(path, "w:gz") as tar:
-        if top:
-            info = tarfile.TarInfo(top)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-        for name, text in contents.items():
-            data = text.encode() if isinstance(text, str) else text
-            info = tarfile.TarInfo(f"{top}/{name}" if top else name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 @pytest.fixture
 def package(tmp_path: Path) -> Callable[..., Path]:
     """``package(version="1.1.0", ...)`` → path of a fresh valid package archive."""
@@ -121,24 +62,6 @@ def package(tmp_path: Path) -> Callable[..., Path]:
         return build_package(tmp_path / f"pkg{next(counter)}.tar.gz", **kwargs)
 
     return make
-
-
-def multipart(path: Path, field: str = "file", **fields: str) -> tuple[bytes, str]:
-    """Encode a file upload like ``curl -F file=@path``; returns (body, content type)."""
-    boundary = "----omniscope-test-boundary"
-    parts = []
-    for name, value in fields.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        )
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
-        f'filename="{path.name}"\r\nContent-Type: application/gzip\r\n\r\n'.encode()
-        + path.read_bytes()
-        + b"\r\n"
-    )
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.fixture(scope="session")

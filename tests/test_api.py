@@ -126,11 +126,7 @@ async def test_bad_uploads_are_400(jp_fetch: Any, tmp_path: Path) -> None:
     assert_error(status, body, 400, "not valid JSON")
 
 
-@pytest.fixture
-def omniscope_config() -> dict[str, Any]:
-    return {"max_upload_bytes": 20_000}
-
-
+@pytest.mark.omniscope_config(max_upload_bytes=20_000)
 async def test_upload_over_the_cap_is_413(jp_fetch: Any, package: Callable[..., Path], store_dir: Path) -> None:
     big = package(files={"blob.bin": bytes(range(256)) * 400})  # incompressible enough
     big.write_bytes(big.read_bytes() + __import__("os").urandom(30_000))

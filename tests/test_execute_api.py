@@ -15,7 +15,7 @@ from omniscope_jupyter.sandbox.container import OWNER_LABEL
 from omniscope_jupyter.sandbox.settings import owner_for
 
 from .api import assert_error, call, upload
-from .conftest import REPO, build_package
+from .helpers import REPO, build_package
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300), pytest.mark.usefixtures("docker_ready")]
 

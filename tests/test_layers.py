@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from .conftest import REPO
+from .helpers import REPO
 
 PACKAGE = REPO / "omniscope_jupyter"
 #: Layers below the web layer: none of them may import ``omniscope_jupyter.web``.

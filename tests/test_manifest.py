@@ -10,7 +10,7 @@ import pytest
 from omniscope_jupyter.errors import InvalidPackage
 from omniscope_jupyter.manifest import read_manifest, validate_manifest
 
-from .conftest import manifest
+from .helpers import manifest
 
 
 def test_spec_manifest_is_valid_and_gets_defaults(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from .conftest import REPO
+from .helpers import REPO
 
 NOTEBOOKS = sorted((REPO / "examples" / "notebooks").glob("*.ipynb"))
 

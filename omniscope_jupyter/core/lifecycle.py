@@ -25,12 +25,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from .. import archive
 from ..answers import row_answer, timestamp
-from ..errors import Conflict, Forbidden, InvalidRequest, NotFound, ScanRefused
+from ..errors import Conflict, Forbidden, InvalidPackage, InvalidRequest, NotFound, ScanRefused
 from ..manifest import MANIFEST_FILE, manifest_warnings, read_manifest
 from ..sandbox.jobs import PluginTarget
 from ..scan.report import ScanReport, scan_summary
 from ..stages import DeclaredDependencies, DependencyStage, PassingScanner, ScanStage
 from ..store import HistoryEntry, Plugin, PluginVersion, StoreLayout, make_engine, make_sessionmaker
+from ..store.orm import utcnow
 from ..store.transactions import StoreTransactions
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,36 @@ def semver_key(version: str) -> SemVer:
     return SemVer.parse(version)
 
 
+#: The pre-release tag of a development version (``1.0.0-dev``): the next development install
+#: replaces it in place, without a version bump, and the catalog never publishes it.
+DEV_TAG = "dev"
+
+
+def is_dev_version(version: str | None) -> bool:
+    """Whether ``version`` is a development version (its last pre-release part is ``dev``)."""
+    if not version or not SemVer.is_valid(version):
+        return False
+    prerelease = SemVer.parse(version).prerelease
+    return bool(prerelease) and str(prerelease).split(".")[-1] == DEV_TAG
+
+
+def dev_version(version: str) -> str:
+    """The development version of a manifest's ``version``: ``1.0.0`` -> ``1.0.0-dev``."""
+    if is_dev_version(version):
+        return version
+    parsed = SemVer.parse(version)
+    tag = f"{parsed.prerelease}.{DEV_TAG}" if parsed.prerelease else DEV_TAG
+    return str(parsed.replace(prerelease=tag, build=None))
+
+
+class _AlreadyThere(Exception):
+    """An idempotent install found the version it would install already there (no error)."""
+
+    def __init__(self, name: str, version: str) -> None:
+        super().__init__(f"{name} {version}")
+        self.name, self.version = name, version
+
+
 @dataclass(frozen=True)
 class CheckedPackage:
     """A package that passed the pipeline's checks, extracted in staging and ready to store."""
@@ -57,6 +88,8 @@ class CheckedPackage:
     report: ScanReport
     #: The scan would refuse it; an authorized user forced it where the server allows that.
     forced: bool = False
+    #: Tool caches found in the package and dropped before anything else saw it.
+    dropped: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -162,6 +195,9 @@ class PluginManager:
         *,
         user: str = "",
         force: bool = False,
+        dev: bool = False,
+        if_missing: bool = False,
+        upgrade: bool = False,
         progress: Progress = _no_progress,
     ) -> dict[str, Any]:
         """Install the archive at ``package``: extract, validate, scan, resolve, store.
@@ -169,30 +205,115 @@ class PluginManager:
         A new plugin is stored disabled. A new version of an installed plugin is added beside
         the others without becoming active (``update`` switches). Raises ``InvalidPackage``,
         ``TooLarge``, ``Conflict`` (version already installed), ``ScanRefused`` or ``Forbidden``.
+        The answer's ``action`` says what happened: ``installed``, ``replaced``, ``upgraded``
+        or ``unchanged``.
+
+        ``dev``: install as the development version ``<version>-dev``, active at once, which the
+        next ``dev`` install replaces in place (no version bump); the catalog never publishes it.
+        ``if_missing``: do nothing when this version is installed (notebooks run it every time).
+        ``upgrade``: also make it active when it is newer than the active version (switching
+        to it when it is installed already); do nothing when it is not newer.
         """
+        if dev and (if_missing or upgrade):
+            raise InvalidRequest("a development install replaces in place: no if_missing/upgrade")
         staging = self.new_staging_dir()
         try:
-            checked = self.check_package(package, staging, force=force, progress=progress)
+            check = self._install_check(dev=dev, idempotent=if_missing or upgrade, upgrade=upgrade)
+            try:
+                checked = self.check_package(
+                    package, staging, refuse=check, force=force, dev=dev, progress=progress
+                )
+            except _AlreadyThere as there:
+                return self._already_there(there.name, there.version, upgrade=upgrade, user=user)
             name, version = checked.name, checked.version
             progress("dependencies", ", ".join(checked.manifest["dependencies"]) or "none")
             lock = self.resolver.resolve(checked.root, checked.manifest)
             progress("store", f"{name} {version}")
-            self._store(checked, lock, user)
+            action = self._store(checked, lock, user, activate=upgrade)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         progress("done", f"{name} {version}")
-        details = self.details(name)
-        return {
-            "plugin_id": name,
-            "name": name,
-            "version": version,
-            "active_version": details["active_version"],
-            "enabled": details["enabled"],
-            "scan": checked.report.summary(),
-            "dependencies": lock,
-            "forced": checked.forced,
-            "warnings": manifest_warnings(checked.manifest),
-        }
+        warnings = manifest_warnings(checked.manifest) + archive.left_out_warning(
+            list(checked.dropped)
+        )
+        return self._install_answer(
+            name, version, action, warnings, scan=checked.report.summary()
+        )
+
+    def _install_check(
+        self, *, dev: bool, idempotent: bool, upgrade: bool
+    ) -> Callable[[str, str], None]:
+        """The ``refuse`` hook of an install: what is refused, and what is already there."""
+
+        def check(name: str, version: str) -> None:
+            if dev:
+                return  # a development version is replaced in place
+            if is_dev_version(version):
+                raise InvalidPackage(
+                    f"{name} {version} is a development version: install its folder with "
+                    "omniplug dev (dev=True), or give the manifest a release version."
+                )
+            if idempotent:
+                with self.sessions() as s:
+                    plugin = s.get(Plugin, name)
+                    active = plugin.active_version if plugin else None
+                    installed = {v.version for v in self._versions(s, name)}
+                not_newer = upgrade and active is not None and semver_key(version) <= semver_key(
+                    active
+                )
+                if version in installed or not_newer:
+                    raise _AlreadyThere(name, version)
+            self._refuse_existing(name, version)
+
+        return check
+
+    def _already_there(
+        self, name: str, version: str, *, upgrade: bool, user: str
+    ) -> dict[str, Any]:
+        """The answer of an idempotent install that found ``version``: switch to it or not."""
+        with self.sessions() as s:
+            active = self._plugin(s, name).active_version
+        installed = version != active and self._has_version(name, version)
+        if upgrade and installed and semver_key(version) > semver_key(active):
+            self.update(name, version, user=user)
+            return self._install_answer(name, version, "upgraded", [])
+        return self._install_answer(name, version if installed or version == active else active,
+                                    "unchanged", [])  # fmt: skip
+
+    def _has_version(self, name: str, version: str) -> bool:
+        with self.sessions() as s:
+            return s.scalar(
+                select(PluginVersion.id).where(
+                    PluginVersion.plugin_name == name, PluginVersion.version == version
+                )
+            ) is not None
+
+    def _install_answer(
+        self,
+        name: str,
+        version: str,
+        action: str,
+        warnings: list[str],
+        *,
+        scan: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """What an install answers about ``version`` of ``name`` as the store now holds it."""
+        with self.sessions() as s:
+            plugin = self._plugin(s, name)
+            row = self._version(s, name, version)
+            return {
+                "plugin_id": name,
+                "name": name,
+                "version": version,
+                "active_version": plugin.active_version,
+                "enabled": plugin.enabled,
+                "dev": is_dev_version(version),
+                "action": action,
+                "scan": scan or scan_summary(row.scan_report),
+                "dependencies": row.dependencies,
+                "forced": row.forced,
+                "warnings": warnings,
+            }
 
     def check_package(
         self,
@@ -203,21 +324,27 @@ class PluginManager:
         force: bool = False,
         action: str = "",
         sha256: str | None = None,
+        dev: bool = False,
         progress: Progress = _no_progress,
     ) -> CheckedPackage:
         """The pipeline's checks, shared by install and publish: extract, validate, scan.
 
-        Extracts ``package`` into ``staging``, reads its manifest, calls ``refuse(name,
-        version)`` (default: refuse an installed version) and applies the scan policy. Raises
-        ``InvalidPackage``, ``TooLarge``, what ``refuse`` raises, ``ScanRefused`` (a blocking
-        scan, unless ``force`` and the server allows it) or ``Forbidden``. ``sha256`` saves
-        hashing again an archive that was hashed while copied.
+        Extracts ``package`` into ``staging`` and drops its tool caches (``__pycache__`` and
+        the like: never installed, never scanned), reads its manifest (``dev``: with the
+        development version), calls ``refuse(name, version)`` (default: refuse an installed
+        version) and applies the scan policy. Raises ``InvalidPackage``, ``TooLarge``, what
+        ``refuse`` raises, ``ScanRefused`` (a blocking scan, unless ``force`` and the server
+        allows it) or ``Forbidden``. ``sha256`` saves hashing again an archive that was hashed
+        while copied.
         """
         progress("extract", package.name)
         sha256 = sha256 or archive.sha256_file(package)
         root = archive.extract(package, staging / "pkg", self.limits)
+        dropped = tuple(archive.drop_tool_caches(root))
         progress("validate", MANIFEST_FILE)
         manifest = read_manifest(root, strict=self.strict_manifest)
+        if dev:
+            manifest = {**manifest, "version": dev_version(manifest["version"])}
         name, version = manifest["name"], manifest["version"]
         (refuse or self._refuse_existing)(name, version)
         progress("scan", f"{name} {version}")
@@ -232,7 +359,7 @@ class PluginManager:
                     "(OmniscopeApp.allow_force_install)."
                 )
             forced = True
-        return CheckedPackage(root, manifest, sha256, report, forced)
+        return CheckedPackage(root, manifest, sha256, report, forced, dropped)
 
     def _refuse_existing(self, name: str, version: str) -> None:
         """Refuse a version already installed, also one equal but for build metadata.
@@ -256,38 +383,78 @@ class PluginManager:
                     "metadata, which semantic versioning does not order; bump the version."
                 )
 
-    def _store(self, checked: CheckedPackage, lock: dict[str, Any], user: str) -> None:
+    def _store(
+        self, checked: CheckedPackage, lock: dict[str, Any], user: str, *, activate: bool = False
+    ) -> str:
+        """Store a checked version; ``installed`` or, for a development version, ``replaced``.
+
+        A development version becomes active and takes a fresh folder each time: the rows name
+        the new folder in one transaction, then the old one goes (a crash in between leaves it
+        unowned, for ``recover``). ``activate`` makes any other version active as it is stored.
+        """
         name, version = checked.name, checked.version
+        dev = is_dev_version(version)
         target = self.layout.version_dir(name, version)
+        if dev:
+            target = target.with_name(f"{version}.{uuid.uuid4().hex[:12]}")
+        replaced: list[str] = []
 
         def record(s: Session) -> None:
-            if s.get(Plugin, name) is None:
-                s.add(Plugin(name=name, active_version=version, enabled=False))
-            s.add(
-                PluginVersion(
-                    plugin_name=name,
-                    version=version,
-                    manifest=checked.manifest,
-                    sha256=checked.sha256,
-                    path=str(target.relative_to(self.layout.data_dir)),
-                    scan_report=checked.report.to_dict(),
-                    dependencies=lock,
-                    forced=checked.forced,
-                    installed_by=user,
-                )
-            )
+            plugin = s.get(Plugin, name)
+            previous = plugin.active_version if plugin is not None else None
+            if plugin is None:
+                plugin = Plugin(name=name, active_version=version, enabled=False)
+                s.add(plugin)
+            row = self._version_row(s, name, version) if dev else None
+            if row is None:
+                row = PluginVersion(plugin_name=name, version=version)
+                s.add(row)
+            else:
+                replaced.append(row.path)
+            row.manifest, row.sha256, row.dependencies = checked.manifest, checked.sha256, lock
+            row.path = str(target.relative_to(self.layout.data_dir))
+            row.scan_report, row.forced = checked.report.to_dict(), checked.forced
+            row.installed_by, row.installed_at = user, utcnow()
+            if dev:
+                action = "replace-dev" if replaced else "install-dev"
+            else:
+                action = "install-forced" if checked.forced else "install"
             s.add(
                 HistoryEntry(
                     plugin_name=name,
-                    action="install-forced" if checked.forced else "install",
-                    from_version=None,
+                    action=action,
+                    from_version=previous if dev else None,
                     to_version=version,
                     user=user,
                 )
             )
+            if (dev or activate) and previous not in (None, version):
+                plugin.active_version = version
+                if not dev:
+                    s.add(HistoryEntry(plugin_name=name, action="update", from_version=previous,
+                                       to_version=version, user=user))  # fmt: skip
 
-        self.transactions.store_atomically(
-            checked.root, target, lambda: self._refuse_existing(name, version), record
+        refuse = (lambda: None) if dev else (lambda: self._refuse_existing(name, version))
+        self.transactions.store_atomically(checked.root, target, refuse, record)
+        for old in replaced:
+            with self.layout.locked():
+                self.transactions.discard(self.layout.data_dir / old)
+        if replaced:
+            return "replaced"
+        return "upgraded" if activate and self._was_switched(name, version) else "installed"
+
+    def _was_switched(self, name: str, version: str) -> bool:
+        """Whether storing ``version`` switched an existing plugin to it (an upgrade)."""
+        history = self.history(name)
+        return len(history) > 1 and history[-1]["action"] == "update" and (
+            history[-1]["to_version"] == version
+        )
+
+    def _version_row(self, s: Session, name: str, version: str) -> PluginVersion | None:
+        return s.scalar(
+            select(PluginVersion).where(
+                PluginVersion.plugin_name == name, PluginVersion.version == version
+            )
         )
 
     # -- queries ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from omniscope_jupyter.sandbox.requirements import (
     parse_r_requirement,
 )
 
-from ..conftest import manifest
+from ..helpers import manifest
 
 
 @pytest.mark.parametrize(

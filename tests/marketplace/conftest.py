@@ -15,7 +15,7 @@ from omniscope_jupyter.marketplace import Marketplace
 from omniscope_jupyter.web.marketplace import ADMIN_RESOURCE
 
 from ..api import call
-from ..conftest import multipart
+from ..helpers import multipart
 
 USER_HEADER = "X-Test-User"
 

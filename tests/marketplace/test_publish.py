@@ -82,7 +82,7 @@ async def test_only_the_owner_or_an_admin_publishes_new_versions(
 async def test_anonymous_publish_is_refused_before_the_body(
     jp_fetch: Any, package: Callable[..., Path], store_dir: Path
 ) -> None:
-    from ..conftest import multipart
+    from ..helpers import multipart
 
     body, ctype = multipart(package())
     status, payload = await call(

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from omniscope_jupyter.marketplace.search import FTS_DDL, FTS_TABLE, SearchIndex
 
 from ..api import assert_error, upload
-from ..conftest import REPO
+from ..helpers import REPO
 
 pytestmark = pytest.mark.timeout(60)
 

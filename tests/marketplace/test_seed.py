@@ -11,7 +11,7 @@ import pytest
 
 from omniscope_jupyter.marketplace import bundled_examples_dir
 
-from ..conftest import REPO, manifest
+from ..helpers import REPO, manifest
 
 pytestmark = pytest.mark.timeout(120)
 EXAMPLES = REPO / "plugins" / "examples"

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 
 from omniscope_jupyter.core.system import PluginSystem
 
-from ..conftest import REPO
+from ..helpers import REPO
 
 EXAMPLES = REPO / "plugins" / "examples"
 

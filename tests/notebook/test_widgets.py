@@ -8,7 +8,7 @@ import pytest
 from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.notebook.widgets import MarketplacePanel
 
-from ..conftest import REPO
+from ..helpers import REPO
 
 EXAMPLES = REPO / "plugins" / "examples"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ..api import call, upload
-from ..conftest import multipart
+from ..helpers import multipart
 
 pytestmark = pytest.mark.timeout(120)
 

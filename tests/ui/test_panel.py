@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import build_package, multipart
+from ..helpers import build_package, multipart
 from .conftest import SCREENSHOTS, LabServer
 
 pytestmark = pytest.mark.timeout(300)
@@ -78,6 +78,8 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     publish(server, tmp_path, "1.0.0")
     assert server.api("POST", "my_plugin", "rate", body={"rating": 4})[0] == 200
 
+    uncaught: list[str] = []
+    page.on("pageerror", lambda error: uncaught.append(str(error)))
     page.goto(f"{server.url}lab?token={server.token}")
     tab = page.locator('.jp-SideBar [data-id="omniscope-plugins"]')
     expect(tab).to_be_visible(timeout=90_000)
@@ -238,3 +240,4 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     rgb = [int(c) for c in re.findall(r"\d+", background)[:3]]
     assert sum(rgb) / 3 < 100, f"the panel is not dark in the dark theme: {background}"
     shot(page, "installed-dark")
+    assert not uncaught, f"uncaught errors in the page: {uncaught}"
