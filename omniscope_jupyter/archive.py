@@ -247,8 +247,8 @@ def left_out_warning(paths: list[str]) -> list[str]:
     if not paths:
         return []
     return [
-        "left out of the package, as caches and version-control data are never installed "
-        f"(a stale .pyc could run code the scan never saw): {', '.join(paths)}"
+        "left out of the package, as tool caches, version control and virtual environments "
+        f"are never installed (a stale .pyc could run code the scan never saw): {', '.join(paths)}"
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -78,18 +79,40 @@ def cmd_pack(args: argparse.Namespace) -> Any:
     return {"archive": str(out)}, lambda r: f"Packed {folder} into {r['archive']}"
 
 
+#: How ``install``/``dev`` report the answer's ``action``.
+INSTALL_ACTIONS = {
+    "installed": "Installed",
+    "replaced": "Replaced in place",
+    "upgraded": "Upgraded to",
+    "unchanged": "Already installed:",
+}
+
+
 def cmd_install(args: argparse.Namespace) -> Any:
+    """``install`` and ``dev`` (a development version, replaced in place by the next ``dev``)."""
     path = Path(args.package)
     if not path.exists():
-        raise UsageError(f"omniplug install: {path} does not exist")
+        raise UsageError(f"omniplug {args.command}: {path} does not exist")
     result = _system(args).install(
-        path, force=args.force, enable=args.enable, progress=_progress
+        path,
+        force=args.force,
+        enable=args.enable,
+        dev=args.command == "dev",
+        if_missing=getattr(args, "if_missing", False),
+        upgrade=getattr(args, "upgrade", False),
+        progress=_progress,
     )
-    return result, lambda r: (
-        f"Installed {r['name']} {r['version']} (active {r['active_version']}, "
-        f"{'enabled' if r['enabled'] else 'disabled'}; scan "
-        f"{'passed' if r['scan']['passed'] else 'FORCED'})"
-    )
+
+    def text(r: dict[str, Any]) -> str:
+        lines = [
+            f"{INSTALL_ACTIONS.get(r['action'], r['action'])} {r['name']} {r['version']}"
+            f"{' (development version)' if r['dev'] else ''} (active {r['active_version']}, "
+            f"{'enabled' if r['enabled'] else 'disabled'}; scan "
+            f"{'passed' if r['scan']['passed'] else 'FORCED'})"
+        ]
+        return "\n".join(lines + [f"warning: {w}" for w in r.get("warnings", [])])
+
+    return result, text
 
 
 def cmd_run(args: argparse.Namespace) -> Any:
@@ -212,8 +235,13 @@ def cmd_scan(args: argparse.Namespace) -> Any:
     if not path.exists():
         raise UsageError(f"omniplug scan: {path} does not exist")
     with tempfile.TemporaryDirectory() as tmp:
+        # What an install would keep: the package without its tool caches (it drops them).
         if path.is_file():
             path = archive.extract(path, Path(tmp) / "pkg", archive.ArchiveLimits())
+        else:
+            path = Path(shutil.copytree(path, Path(tmp) / "pkg", symlinks=True))
+        for warning in archive.left_out_warning(archive.drop_tool_caches(path)):
+            print(f"omniplug: {warning}", file=sys.stderr)
         report, code = cli_scan(
             path, vulndb_path=app.scan_vulndb_path or None, max_file_bytes=app.scan_max_file_bytes
         )
@@ -228,6 +256,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "new": cmd_new,
     "pack": cmd_pack,
     "install": cmd_install,
+    "dev": cmd_install,
     "list": cmd_list,
     "info": cmd_info,
     "enable": cmd_enable,
@@ -280,10 +309,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder")
     p.add_argument("-o", "--output")
 
-    p = sub.add_parser("install", parents=[common], help="install a .tar.gz or a folder")
-    p.add_argument("package")
-    p.add_argument("--force", action="store_true", help="install past a refusing scan")
-    p.add_argument("--enable", action="store_true", help="enable it after installing")
+    for name, text in (
+        ("install", "install a .tar.gz or a folder"),
+        ("dev", "install a folder as its development version (<version>-dev), active at once; "
+                "the next dev replaces it in place, no version bump"),
+    ):  # fmt: skip
+        p = sub.add_parser(name, parents=[common], help=text)
+        p.add_argument("package")
+        p.add_argument("--force", action="store_true", help="install past a refusing scan")
+        p.add_argument("--enable", action="store_true", help="enable it after installing")
+    once = sub.choices["install"].add_mutually_exclusive_group()
+    once.add_argument(
+        "--if-missing", action="store_true", help="do nothing when this version is installed"
+    )
+    once.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="install it and make it active when newer than the active version; else nothing",
+    )
 
     p = sub.add_parser(
         "scan", parents=[common], help="security-scan a plugin folder or archive (exit 1: refused)"

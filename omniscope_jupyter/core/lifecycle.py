@@ -273,20 +273,11 @@ class PluginManager:
         """The answer of an idempotent install that found ``version``: switch to it or not."""
         with self.sessions() as s:
             active = self._plugin(s, name).active_version
-        installed = version != active and self._has_version(name, version)
+            installed = self._version_row(s, name, version) is not None
         if upgrade and installed and semver_key(version) > semver_key(active):
             self.update(name, version, user=user)
             return self._install_answer(name, version, "upgraded", [])
-        return self._install_answer(name, version if installed or version == active else active,
-                                    "unchanged", [])  # fmt: skip
-
-    def _has_version(self, name: str, version: str) -> bool:
-        with self.sessions() as s:
-            return s.scalar(
-                select(PluginVersion.id).where(
-                    PluginVersion.plugin_name == name, PluginVersion.version == version
-                )
-            ) is not None
+        return self._install_answer(name, version if installed else active, "unchanged", [])
 
     def _install_answer(
         self,
@@ -398,6 +389,7 @@ class PluginManager:
         if dev:
             target = target.with_name(f"{version}.{uuid.uuid4().hex[:12]}")
         replaced: list[str] = []
+        outcome = {"action": "installed"}
 
         def record(s: Session) -> None:
             plugin = s.get(Plugin, name)
@@ -428,27 +420,21 @@ class PluginManager:
                     user=user,
                 )
             )
-            if (dev or activate) and previous not in (None, version):
+            if dev:
                 plugin.active_version = version
-                if not dev:
-                    s.add(HistoryEntry(plugin_name=name, action="update", from_version=previous,
-                                       to_version=version, user=user))  # fmt: skip
+                outcome["action"] = "replaced" if replaced else "installed"
+            elif activate and previous is not None:
+                plugin.active_version = version
+                outcome["action"] = "upgraded"
+                s.add(HistoryEntry(plugin_name=name, action="update", from_version=previous,
+                                   to_version=version, user=user))  # fmt: skip
 
         refuse = (lambda: None) if dev else (lambda: self._refuse_existing(name, version))
         self.transactions.store_atomically(checked.root, target, refuse, record)
         for old in replaced:
             with self.layout.locked():
                 self.transactions.discard(self.layout.data_dir / old)
-        if replaced:
-            return "replaced"
-        return "upgraded" if activate and self._was_switched(name, version) else "installed"
-
-    def _was_switched(self, name: str, version: str) -> bool:
-        """Whether storing ``version`` switched an existing plugin to it (an upgrade)."""
-        history = self.history(name)
-        return len(history) > 1 and history[-1]["action"] == "update" and (
-            history[-1]["to_version"] == version
-        )
+        return outcome["action"]
 
     def _version_row(self, s: Session, name: str, version: str) -> PluginVersion | None:
         return s.scalar(
@@ -514,6 +500,7 @@ class PluginManager:
             "name": plugin.name,
             "version": plugin.active_version,
             "active_version": plugin.active_version,
+            "dev": is_dev_version(plugin.active_version),
             "versions": [v.version for v in versions],
             "enabled": plugin.enabled,
             "language": m.get("language"),
@@ -545,6 +532,7 @@ class PluginManager:
                         "installed_at": timestamp(v.installed_at),
                         "installed_by": v.installed_by,
                         "forced": v.forced,
+                        "dev": is_dev_version(v.version),
                         "scan": scan_summary(v.scan_report),
                     }
                     for v in versions
@@ -564,11 +552,7 @@ class PluginManager:
             return {"plugin_id": name, "version": row.version, "report": row.scan_report}
 
     def _version(self, s: Session, name: str, version: str) -> PluginVersion:
-        row = s.scalar(
-            select(PluginVersion).where(
-                PluginVersion.plugin_name == name, PluginVersion.version == version
-            )
-        )
+        row = self._version_row(s, name, version)
         if row is None:
             raise NotFound(f"{name} has no installed version {version!r}.")
         return row
@@ -697,10 +681,13 @@ class PluginManager:
         current = semver_key(plugin.active_version)
         versions = [v.version for v in self._versions(s, name)]
         if target is None:
+            # A development version is switched to by name only, never as "the next one".
             candidates = [
                 v
                 for v in versions
-                if (semver_key(v) > current) == newer and v != plugin.active_version
+                if (semver_key(v) > current) == newer
+                and v != plugin.active_version
+                and not is_dev_version(v)
             ]
             if not candidates:
                 raise Conflict(
@@ -761,7 +748,8 @@ def _check_direction(name: str, active: str, target: str, *, newer: bool) -> Non
 
 
 def _history_dict(h: HistoryEntry) -> dict[str, Any]:
-    return row_answer(h, ("action", "from_version", "to_version", "reason", "user", "at"))
+    entry = row_answer(h, ("action", "from_version", "to_version", "reason", "user", "at"))
+    return {**entry, "dev": is_dev_version(h.to_version)}
 
 
 def _alive(pid: int) -> bool:

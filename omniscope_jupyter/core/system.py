@@ -118,18 +118,35 @@ class PluginSystem:
         user: str | None = None,
         force: bool = False,
         enable: bool = False,
+        dev: bool = False,
+        if_missing: bool = False,
+        upgrade: bool = False,
         progress: Progress = _quiet,
     ) -> dict[str, Any]:
-        """Install a ``.tar.gz`` or a plugin folder (packed first, as ``tar -czf`` would)."""
+        """Install a ``.tar.gz`` or a plugin folder (packed first, as ``tar -czf`` would).
+
+        ``dev`` installs a development version that the next ``dev`` install replaces in place;
+        ``if_missing`` and ``upgrade`` make it idempotent (see ``PluginManager.install``).
+        """
         user = self._who(user)
         path = Path(path)
+        left_out: list[str] = []
         with tempfile.TemporaryDirectory() as tmp:
             if path.is_dir():
                 progress("pack", str(path))
                 packed = Path(tmp) / f"{path.resolve().name}.tar.gz"
-                archive.pack(path, packed)
+                left_out = archive.pack(path, packed)
                 path = packed
-            result = self._manager.install(path, user=user, force=force, progress=progress)
+            result = self._manager.install(
+                path,
+                user=user,
+                force=force,
+                dev=dev,
+                if_missing=if_missing,
+                upgrade=upgrade,
+                progress=progress,
+            )
+        result["warnings"] = archive.left_out_warning(left_out) + result["warnings"]
         if enable and not result["enabled"]:
             self._manager.set_enabled(result["plugin_id"], True, user=user)
             result["enabled"] = True

@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 
 from .. import archive
 from ..answers import timestamp
-from ..core.lifecycle import CheckedPackage, PluginManager, Progress, semver_key
+from ..core.lifecycle import (
+    CheckedPackage,
+    PluginManager,
+    Progress,
+    is_dev_version,
+    semver_key,
+)
 from ..errors import (
     ChecksumMismatch,
     Conflict,
@@ -161,6 +167,11 @@ class Catalog:
         return {**self.details(name), "published_version": version, "sha256": sha256}
 
     def _refuse(self, name: str, version: str, user: str, admin: bool) -> None:
+        if is_dev_version(version):
+            raise InvalidPackage(
+                f"{name} {version} is a development version and is never published; give the "
+                "manifest a release version to publish it."
+            )
         with self.sessions() as s:
             entry = s.get(CatalogPlugin, name)
             if entry is None:

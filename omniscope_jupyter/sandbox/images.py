@@ -274,7 +274,7 @@ def _stream_process(args: list[str], say: Progress, what: str) -> None:
         for line in proc.stdout:
             line = line.rstrip()
             say(line)
-            tail = (tail + [line])[-20:]
+            tail = [*tail, line][-20:]
     if proc.returncode != 0:
         raise SandboxUnavailable(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail[-5:]))
 

@@ -46,6 +46,18 @@ class OmniscopeApp(OmniscopeConfig, ExtensionApp):
         "identity_provider_class": "omniscope_jupyter.web.identity.TokenUserIdentityProvider",
     }
 
+    def _jupyter_server_config(self) -> dict[str, Any]:
+        """``serverapp_config`` as defaults only: the command line and config files win.
+
+        jupyter_server applies this after it parsed the command line (``ServerApp.initialize``
+        ends with ``update_config`` of it), so as given it would override ``--port`` and
+        ``--ServerApp.port``: keys the server's config already holds are left out.
+        """
+        config: dict[str, Any] = super()._jupyter_server_config()
+        given = self.serverapp.config.get("ServerApp", {}) if self.serverapp is not None else {}
+        config["ServerApp"] = {k: v for k, v in config["ServerApp"].items() if k not in given}
+        return config
+
     def initialize_settings(self) -> None:
         self.system = make_system(self)
         # Opening the store includes finishing what a crash interrupted, before any request.

@@ -187,8 +187,9 @@ class ExecutionEventsHandler(PluginsAPIHandler):
     """``GET /api/plugins/{id}/executions/{execution_id}/events?after=``: server-sent events.
 
     One SSE event per live event of the run (``event:`` its type, ``id:`` its ``seq``, ``data:``
-    the JSON event), then ``event: end`` with ``{"status"}`` once the run finished; a client
-    that reconnects resumes from ``Last-Event-ID`` (or ``after``).
+    the JSON event), ``event: status`` with ``{"status"}`` when it changes (queued, running),
+    then ``event: end`` with ``{"status"}`` once the run finished; a client that reconnects
+    resumes from ``Last-Event-ID`` (or ``after``).
     """
 
     #: Seconds between two looks at the run's events; and between keep-alive comments.
@@ -205,9 +206,12 @@ class ExecutionEventsHandler(PluginsAPIHandler):
         batch = await self.in_thread(events, plugin_id, execution_id, after)  # 404 before SSE
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
-        quiet = 0.0
+        quiet, status = 0.0, ""
         try:
             while True:
+                if batch["status"] != status and not batch["finished"]:
+                    status = batch["status"]
+                    self.write(f"event: status\ndata: {json.dumps({'status': status})}\n\n")
                 for event in batch["events"]:
                     self.write(f"id: {event['seq']}\nevent: {event['type']}\n")
                     self.write(f"data: {json.dumps(event)}\n\n")

@@ -7,11 +7,11 @@ scripts any other behaviour: tests/security); a closed local port plays an unrea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
 import threading
-import contextlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
