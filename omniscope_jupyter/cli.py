@@ -156,12 +156,18 @@ def _json_arg(text: str | None, what: str) -> dict[str, Any]:
 
 def cmd_sandbox(args: argparse.Namespace) -> Any:
     from .sandbox.container import docker_client
-    from .sandbox.images import ensure_images, image_status
+    from .sandbox.images import ensure_images, ensure_resolver_image, image_status
 
     settings = _config(args).sandbox_settings()
     client = docker_client()
     if args.action == "build":
-        tags = ensure_images(client, lambda line: print(f"  {line}", file=sys.stderr, flush=True), settings)
+
+        def say(line: str) -> None:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+        # The runner images, and the one the dependency stage runs pip in.
+        tags = {**ensure_images(client, say, settings)}
+        tags["resolver"] = ensure_resolver_image(client, say, settings)
         return tags, lambda t: "\n".join(f"{lang}: {tag}" for lang, tag in sorted(t.items()))
     status = image_status(client, settings)
     return status, lambda st: json.dumps(st, indent=2, default=str)

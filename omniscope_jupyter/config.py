@@ -291,6 +291,9 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
             r_packages=lambda: facts()["r_packages"],
             python_version=image.python,
             glibc=image.glibc,
+            # The resolver's pip container: this store's reaper labels, the runner's client.
+            sandbox_settings=settings,
+            client_factory=runner.client,
         ),
         limits=ArchiveLimits(
             max_members=config.max_archive_members,

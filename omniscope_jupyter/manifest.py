@@ -87,7 +87,7 @@ def validate_manifest(
             problems.append(f"{field}: this required field is missing or empty.")
     if strict:
         problems += manifest_warnings(data)
-    for field in ("author", "description") + OPTIONAL_STR:
+    for field in ("author", "description", *OPTIONAL_STR):
         if field in data and not isinstance(data[field], str):
             problems.append(f"{field}: must be a string.")
 

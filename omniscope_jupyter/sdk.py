@@ -29,7 +29,7 @@ CREATE_DEFAULTS: dict[str, Any] = {
     "extension_points": ["analysis"],
     "dependencies": [],
     "permissions": ["read_data", "write_data"],
-    "version": "0.1.0",
+    "version": "1.0.0",
     "input_format": "dataframe",
 }
 #: The scaffold's processing (``sdk_templates/<language>/<family>``) per extension point.
@@ -44,6 +44,33 @@ FAMILIES = {
     "model_evaluation": "metrics",
     "report_generation": "report",
     "integration": "summary",
+}
+#: The spec's example parameter (its execute call sends ``{"method": "custom"}``); every
+#: scaffold declares it beside what its family's processing reads, so calls are checked.
+METHOD_PARAMETER = {
+    "type": "string",
+    "default": "custom",
+    "choices": ["custom"],
+    "description": "Which processing to run; add a choice for each method you implement",
+}
+
+
+def _text(description: str, default: str | None = None) -> dict[str, Any]:
+    entry = {"type": "string", "description": description}
+    return entry if default is None else {**entry, "default": default}
+
+
+#: What each family's processing reads from ``parameters`` (``sdk_templates/<language>/``).
+FAMILY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "import": {"text": _text("CSV text to import (default: a two-row sample)")},
+    "file": {"file_name": _text("Name of the exported file (default: <name>.csv)")},
+    "features": {"name": _text("Name of the added column", "row_sum")},
+    "metrics": {
+        "actual": _text("Column of the actual values (default: the first)"),
+        "predicted": _text("Column of the predicted values (default: the second)"),
+    },
+    "model": {"target": _text("Column to predict (default: the last numeric one)")},
+    "report": {"title": _text("Title of the report section", "Summary")},
 }
 #: Imports each family's Python code needs beyond typing and pandas: (stdlib, third party).
 PYTHON_IMPORTS = {"import": ("import io\n", ""), "file": ("import base64\n", ""),
@@ -123,6 +150,13 @@ def _values(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
     }
 
 
+def _scaffold_parameters(points: Any) -> dict[str, Any]:
+    """The ``parameters`` section of a scaffold: ``method`` and what its family reads."""
+    first = points[0] if isinstance(points, list) and points else None
+    family = FAMILIES.get(first, "") if isinstance(first, str) else ""
+    return {"method": METHOD_PARAMETER, **FAMILY_PARAMETERS.get(family, {})}
+
+
 def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     """Create ``root_dir/<name>/`` with the main file, manifest, README, .gitignore and a test.
 
@@ -131,7 +165,9 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(request, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    unknown = set(request) - set(CREATE_DEFAULTS) - {"name", "config", "changes_row_count"}
+    unknown = set(request) - set(CREATE_DEFAULTS) - {
+        "name", "config", "parameters", "changes_row_count"
+    }
     if unknown:
         raise InvalidRequest(f"Unknown field(s): {', '.join(sorted(unknown))}.")
     spec = {**CREATE_DEFAULTS, **request}
@@ -152,6 +188,7 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
         "dependencies": spec["dependencies"],
         "permissions": spec["permissions"],
         "config": spec.get("config", {}),
+        "parameters": spec.get("parameters", _scaffold_parameters(spec["extension_points"])),
         "min_platform_version": "1.0.0",
         "input_format": spec["input_format"],
     }

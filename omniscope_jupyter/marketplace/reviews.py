@@ -72,14 +72,7 @@ class Reviews:
         with self.manager.layout.locked(), self.sessions.begin() as s:
             self._known_versions(s, name)
             replaced = self._set_rating(s, name, user, value)
-            summary = s.get(RatingSummary, name)
-            return {
-                "plugin_id": name,
-                "user": user,
-                "rating": value,
-                "replaced": replaced,
-                **{"rating_" + k: v for k, v in rating_dict(summary).items()},
-            }
+            return _rating_answer(s, name, user, replaced)
 
     def _set_rating(self, s: Session, name: str, user: str, value: int) -> bool:
         row = s.scalar(select(Rating).where(Rating.plugin_name == name, Rating.user == user))
@@ -141,14 +134,10 @@ class Reviews:
                 )
             row = Review(plugin_name=name, user=user, text=body, rating=value, version=version)
             s.add(row)
-            if value is not None:
-                self._set_rating(s, name, user, value)
+            replaced = None if value is None else self._set_rating(s, name, user, value)
             s.flush()
-            return {
-                "plugin_id": name,
-                "review": _review_dict(row),
-                "rating": rating_dict(s.get(RatingSummary, name)),
-            }
+            answer = _rating_answer(s, name, user, replaced)
+            return {**answer, "review": _review_dict(row, {user: answer["user_rating"]})}
 
     def list(self, name: str, *, page: int = 1, page_size: int = 20) -> dict[str, Any]:
         """Reviews of ``name``, newest first, one page at a time."""
@@ -162,9 +151,10 @@ class Reviews:
                 .offset((page - 1) * page_size)
                 .limit(page_size)
             ).all()
+            ratings = _current_ratings(s, name, {r.user for r in rows})
             return {
                 "plugin_id": name,
-                "reviews": [_review_dict(r) for r in rows],
+                "reviews": [_review_dict(r, ratings) for r in rows],
                 "total": total,
                 "page": page,
                 "page_size": page_size,
@@ -172,5 +162,35 @@ class Reviews:
             }
 
 
-def _review_dict(r: Review) -> dict[str, Any]:
-    return row_answer(r, ("id", "user", "text", "rating", "version", "at"))
+def _review_dict(r: Review, ratings: dict[str, int]) -> dict[str, Any]:
+    """A review, with its author's current rating (``ratings``), not the one sent with it."""
+    return {**row_answer(r, ("id", "user", "text", "version", "at")), "rating": ratings.get(r.user)}
+
+
+def _current_ratings(s: Session, name: str, users: set[str]) -> dict[str, int]:
+    """``{user: rating}`` of ``users`` who rate ``name`` now."""
+    if not users:
+        return {}
+    rows = s.execute(
+        select(Rating.user, Rating.rating).where(Rating.plugin_name == name, Rating.user.in_(users))
+    )
+    return {user: rating for user, rating in rows}
+
+
+def _rating_answer(s: Session, name: str, user: str, replaced: bool | None) -> dict[str, Any]:
+    """What ``/rate`` and ``/review`` both answer about ratings, in one shape.
+
+    ``rating`` is the plugin's ``{average, count}`` (as search and the review list show it),
+    ``user_rating`` the user's current rating, ``replaced`` whether this call replaced one
+    (None: it rated nothing); ``rating_average``/``rating_count`` repeat ``rating`` flat.
+    """
+    summary = rating_dict(s.get(RatingSummary, name))
+    return {
+        "plugin_id": name,
+        "user": user,
+        "user_rating": _current_ratings(s, name, {user}).get(user),
+        "replaced": replaced,
+        "rating": summary,
+        "rating_average": summary["average"],
+        "rating_count": summary["count"],
+    }

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..core.system import PluginSystem
 from ..errors import PluginError
+from .render import rendered
 
 
 def _set_options(dropdown: w.Dropdown, options: list[str]) -> None:
@@ -62,8 +63,11 @@ class MarketplacePanel(w.VBox):
         self.run_button = w.Button(description="Run", icon="play", button_style="primary")
         self.run_button.on_click(lambda _: self.run())
         self.output = w.HTML()
+        #: Figures, charts, reports and files, shown by kind (``render.py``), never as raw HTML.
+        self.rendered = w.Output()
         run = w.VBox(
-            [self.run_plugin, self.run_frame, self.run_params, self.run_out, self.run_button, self.output]
+            [self.run_plugin, self.run_frame, self.run_params, self.run_out, self.run_button, self.output,
+             self.rendered]
         )
 
         self.tabs = w.Tab(children=[market, self.installed, run])
@@ -161,11 +165,17 @@ class MarketplacePanel(w.VBox):
                 errors = "<br>".join(html.escape(str(e)) for e in answer.get("errors", []))
                 self.output.value = f"<pre>{errors}</pre>"
                 return f"{self.run_plugin.value}: {answer['status']}"
+            shown_object = rendered(str(answer.get("kind", "")), result.data)
             if self.run_out.value:
-                self.namespace[self.run_out.value] = result.data
-            shown = result.data.head(20).to_html() if isinstance(result.data, pd.DataFrame) else (
-                f"<pre>{html.escape(json.dumps(result.data, indent=2, default=str))}</pre>"
-            )
+                self.namespace[self.run_out.value] = shown_object
+            self.rendered.outputs = ()
+            if shown_object is not result.data:  # a figure, chart, report or file
+                self.rendered.append_display_data(shown_object)
+                shown = ""
+            elif isinstance(result.data, pd.DataFrame):
+                shown = result.data.head(20).to_html()
+            else:
+                shown = f"<pre>{html.escape(json.dumps(result.data, indent=2, default=str))}</pre>"
             logs = "".join(f"<li>{html.escape(str(x))}</li>" for x in answer.get("logs", []))
             self.output.value = shown + (f"<ul>{logs}</ul>" if logs else "")
             saved = f", saved as {self.run_out.value}" if self.run_out.value else ""

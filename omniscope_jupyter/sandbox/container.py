@@ -43,6 +43,12 @@ SANDBOX_NETWORK = "omniscope-sandbox"
 #: made before this name existed keeps Docker's ``br-<id>`` (read from the network).
 SANDBOX_BRIDGE = "omnisandbox0"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+#: Under gVisor a container's host processes are its kernel: the Sentry, the Gofer and, on the
+#: ptrace platform, several host threads per guest process (about 100 guest processes need
+#: 400-1000). So the host cap is ``pids`` times this, and the plugin's own cap of ``pids`` is
+#: ``RLIMIT_NPROC``, which gVisor counts inside the sandbox (under runc it would count every
+#: uid-65534 process on the host, other runs' included, so runc keeps the cgroup cap).
+GVISOR_HOST_PIDS_FACTOR = 10
 #: Where the ``file_system`` permission's per-plugin volume is mounted.
 DATA_DIR = "/data"
 PERMISSIONS = frozenset(MANIFEST_PERMISSIONS)
@@ -138,6 +144,11 @@ def _find_network(client: docker.DockerClient) -> Any:
     return found[0] if found else None
 
 
+def is_gvisor(runtime: str) -> bool:
+    """Whether ``runtime`` is gVisor's ``runsc`` (or a variant registered as ``runsc-...``)."""
+    return runtime == "runsc" or runtime.startswith("runsc-")
+
+
 @dataclass(frozen=True)
 class Mounts:
     """Host directories of one run: plugin files (read-only), job (read-only), output."""
@@ -164,6 +175,7 @@ def container_options(
     }
     if "file_system" in permissions:
         volumes[volume_name(settings.owner, plugin_id)] = {"bind": DATA_DIR, "mode": "rw"}
+    gvisor = is_gvisor(settings.runtime)
     return {
         "image": image,
         "command": ["python3", "/opt/omniscope/omniscope_runner.py"],
@@ -180,7 +192,7 @@ def container_options(
         "security_opt": ["no-new-privileges:true"],
         "read_only": True,
         "network_mode": SANDBOX_NETWORK if "network" in permissions else "none",
-        "pids_limit": settings.pids,
+        "pids_limit": settings.pids * (GVISOR_HOST_PIDS_FACTOR if gvisor else 1),
         "mem_limit": settings.memory,
         "memswap_limit": settings.memory,
         "nano_cpus": int(settings.cpus * 1e9),
@@ -188,6 +200,8 @@ def container_options(
             Ulimit(name="nofile", soft=settings.nofile, hard=settings.nofile),
             Ulimit(name="fsize", soft=settings.max_file_bytes, hard=settings.max_file_bytes),
             Ulimit(name="core", soft=0, hard=0),
+            # Enforced by gVisor's own kernel, inside the sandbox only (see the factor above).
+            *([Ulimit(name="nproc", soft=settings.pids, hard=settings.pids)] if gvisor else []),
         ],
         "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={settings.tmpfs_size},mode=1777"},
         "init": True,
