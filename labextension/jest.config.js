@@ -32,6 +32,8 @@ module.exports = {
   // No junit.xml or GitHub annotations: pytest (tests/ui/test_unit_js.py) reads the summary.
   reporters: ['default'],
   setupFiles: [...baseConfig.setupFiles, '<rootDir>/test/jsdom-clipboard.js'],
+  // Generous: CI machines have 2 cores and run other suites beside this one.
+  testTimeout: 30_000,
   testRegex: '/test/.*\\.spec\\.tsx?$',
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]
 };

@@ -130,7 +130,7 @@ def extract(archive: Path, dest: Path, limits: ArchiveLimits = ArchiveLimits()) 
     unpacked = 0
     stream = _open_capped(archive, limits.max_unpacked_bytes + _HEADER_SLACK)
     try:
-        tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115 (closed by the `with` below)
+        tar = tarfile.open(fileobj=stream, mode="r|")  # closed by the `with` below
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as e:
         stream.close()
         raise InvalidPackage(f"The package is not a readable tar archive: {e}.") from e

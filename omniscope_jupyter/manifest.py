@@ -266,7 +266,7 @@ def _entry_problems(kind: str, entry: dict[str, Any]) -> list[str]:
         elif not config_value_ok("number", entry[bound]):
             out.append(f"{bound}: {entry[bound]!r} is not a number.")
     low, high = entry.get("minimum"), entry.get("maximum")
-    if len(bounds) == 2 and not out and low > high:
+    if len(bounds) == 2 and not out and float(low) > float(high):
         out.append(f"minimum: {low} is above the maximum {high}.")
     return out
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from omniscope_jupyter.core.lifecycle import PluginManager
 from omniscope_jupyter.errors import InvalidPackage
-from omniscope_jupyter.manifest import read_manifest, validate_manifest
+from omniscope_jupyter.manifest import manifest_warnings, read_manifest, validate_manifest
 
-from .helpers import manifest
+from .api import assert_error, upload
+from .helpers import build_package, manifest
 
 
 def test_spec_manifest_is_valid_and_gets_defaults(tmp_path: Path) -> None:
@@ -33,10 +36,12 @@ def test_every_problem_is_listed_naming_its_field(tmp_path: Path) -> None:
         dependencies=["numpy >>> 1", "pandas"],
         config={"k": {"type": "integer", "default": "three"}, "j": {"type": "colour"}},
         min_platform_version="99.0.0",
+        input_format="xml",
+        changes_row_count="yes",
         surprise=True,
     )
     with pytest.raises(InvalidPackage) as e:
-        validate_manifest(bad, tmp_path)
+        validate_manifest(bad, tmp_path, strict=True)
     problems = e.value.details["problems"]
     fields = [p.split(":")[0] for p in problems]
     for field in (
@@ -50,6 +55,8 @@ def test_every_problem_is_listed_naming_its_field(tmp_path: Path) -> None:
         "config.k.default",
         "config.j.type",
         "min_platform_version",
+        "input_format",
+        "changes_row_count",
         "surprise",
     ):
         assert field in fields, (field, problems)
@@ -104,3 +111,50 @@ def test_read_manifest_reports_bad_json(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps([1]))
     with pytest.raises(InvalidPackage, match="JSON object"):
         read_manifest(tmp_path)
+
+
+def test_input_format_defaults_to_dataframe_and_takes_json() -> None:
+    assert validate_manifest(manifest())["input_format"] == "dataframe"
+    assert validate_manifest(manifest(input_format="json"))["input_format"] == "json"
+    assert validate_manifest(manifest(changes_row_count=True))["changes_row_count"] is True
+
+
+def test_unknown_fields_warn_and_are_kept_unless_strict() -> None:
+    """A manifest written for a newer platform installs; strict servers refuse it."""
+    newer = manifest(display_name="My Plugin", icon="chart.svg")
+    kept = validate_manifest(newer)
+    assert kept["display_name"] == "My Plugin"
+    warnings = manifest_warnings(kept)
+    assert [w.split(":")[0] for w in warnings] == ["display_name", "icon"]
+    assert "unknown field, ignored by platform" in warnings[0]
+    with pytest.raises(InvalidPackage) as e:
+        validate_manifest(newer, strict=True)
+    assert [p.split(":")[0] for p in e.value.details["problems"]] == ["display_name", "icon"]
+    assert manifest_warnings(manifest()) == []
+
+
+def test_install_answers_the_warnings_and_strict_refuses(tmp_path: Path) -> None:
+    archive = build_package(tmp_path / "p.tar.gz", dependencies=[], display_name="My Plugin")
+    lenient = PluginManager(tmp_path / "lenient")
+    answer = lenient.install(archive)
+    assert [w.split(":")[0] for w in answer["warnings"]] == ["display_name"]
+    assert lenient.details("my_plugin")["manifest"]["input_format"] == "dataframe"
+    plain = build_package(tmp_path / "q.tar.gz", dependencies=[], version="1.0.1")
+    assert lenient.install(plain)["warnings"] == []
+    lenient.close()
+    strict = PluginManager(tmp_path / "strict", strict_manifest=True)
+    with pytest.raises(InvalidPackage, match="display_name: unknown field"):
+        strict.install(archive)
+    strict.close()
+
+
+async def test_rest_install_answer_lists_unknown_fields(jp_fetch: Any, package: Any) -> None:
+    status, body = await upload(jp_fetch, package(dependencies=[], future_field={"x": 1}))
+    assert status == 201, body
+    assert body["warnings"][0].startswith("future_field: unknown field")
+
+
+@pytest.mark.omniscope_config(strict_manifest=True)
+async def test_rest_strict_manifest_refuses_unknown_fields(jp_fetch: Any, package: Any) -> None:
+    status, body = await upload(jp_fetch, package(dependencies=[], future_field={"x": 1}))
+    assert_error(status, body, 400, "future_field: unknown field")

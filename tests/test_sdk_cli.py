@@ -81,21 +81,21 @@ def test_cli_mirrors_the_api(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert "extract" in err and "scan" in err and "store" in err  # progress on long steps
     manifest_path = tmp_path / "cli_demo" / "manifest.json"
-    manifest_path.write_text(manifest_path.read_text().replace('"0.1.0"', '"0.2.0"'))
+    manifest_path.write_text(manifest_path.read_text().replace('"version": "1.0.0"', '"version": "1.1.0"'))
     assert main(["install", str(tmp_path / "cli_demo"), *store]) == 0
     assert main(["enable", "cli_demo", *store]) == 0
     assert main(["update", "cli_demo", *store]) == 0
-    assert main(["rollback", "cli_demo", "0.1.0", "--reason", "regression", *store]) == 0
+    assert main(["rollback", "cli_demo", "1.0.0", "--reason", "regression", *store]) == 0
     assert main(["disable", "cli_demo", *store]) == 0
     capsys.readouterr()
     assert main(["list", "--json", *store]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert [(p["name"], p["version"], p["enabled"]) for p in listed] == [("cli_demo", "0.1.0", False)]
+    assert [(p["name"], p["version"], p["enabled"]) for p in listed] == [("cli_demo", "1.0.0", False)]
     assert main(["history", "--json", "cli_demo", *store]) == 0
     actions = [h["action"] for h in json.loads(capsys.readouterr().out)]
     assert actions == ["install", "install", "enable", "update", "rollback", "disable"]
     assert main(["info", "--json", "cli_demo", *store]) == 0
-    assert json.loads(capsys.readouterr().out)["versions"] == ["0.1.0", "0.2.0"]
+    assert json.loads(capsys.readouterr().out)["versions"] == ["1.0.0", "1.1.0"]
     assert main(["uninstall", "cli_demo", *store]) == 0
     assert main(["list", *store]) == 0
     assert "No plugins installed" in capsys.readouterr().out

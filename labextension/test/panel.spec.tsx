@@ -35,7 +35,7 @@ const marking: ITranslator = {
 
 /** Poll until `probe` finds something (React renders asynchronously). */
 async function until<T>(probe: () => T | null | undefined, what: string): Promise<T> {
-  const deadline = Date.now() + 3000;
+  const deadline = Date.now() + 10_000;
   for (;;) {
     const found = probe();
     if (found) {
@@ -152,9 +152,12 @@ describe('PluginsPanel', () => {
     expect(text(empty)).toBe(
       '‹No plugin is installed yet. Install one from the marketplace below.›'
     );
-    expect(text($('[data-testid="marketplace-view"] [data-testid="empty"]'))).toBe(
-      '‹No plugin is published yet.›'
+    // Each section is its own React root: wait for the marketplace's render as well.
+    const none = await until(
+      () => $('[data-testid="marketplace-view"] [data-testid="empty"]'),
+      'the empty marketplace'
     );
+    expect(text(none)).toBe('‹No plugin is published yet.›');
   });
 
   it('shows a list that failed to load with the server message and a retry', async () => {
@@ -190,11 +193,19 @@ describe('PluginsPanel', () => {
     install.click();
     const status = await until(() => $('[data-testid="status"].jp-mod-error'), 'the alert');
     expect(status.getAttribute('role')).toBe('alert');
-    expect(text(status.querySelector('.jp-OmniscopePlugins-statusText'))).toBe(
-      "Plugin 'my_plugin' is already installed."
+    // The role is set at once, the text when React commits.
+    const message = await until(
+      () => status.querySelector('.jp-OmniscopePlugins-statusText'),
+      'the alert text'
     );
+    expect(text(message)).toBe("Plugin 'my_plugin' is already installed.");
 
-    (status.querySelector('.jp-OmniscopePlugins-dismiss') as HTMLButtonElement).click();
+    (
+      (await until(
+        () => status.querySelector('.jp-OmniscopePlugins-dismiss'),
+        'the dismiss button'
+      )) as HTMLButtonElement
+    ).click();
     await until(() => !status.classList.contains('jp-mod-error'), 'the dismissed alert');
     expect(model.status).toBeNull();
   });

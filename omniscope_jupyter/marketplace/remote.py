@@ -615,11 +615,14 @@ def _is_scan(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
     counts = value.get("counts")
-    return (
-        value.get("passed") in (None, True, False)
-        and _is_text_or_none(value.get("scanned_at"))
-        and (counts is None or isinstance(counts, dict) and len(counts) <= 10
-             and all(isinstance(k, str) and _is_count(v) for k, v in counts.items()))
+    if counts is not None and not (
+        isinstance(counts, dict)
+        and len(counts) <= 10
+        and all(isinstance(k, str) and _is_count(v) for k, v in counts.items())
+    ):
+        return False
+    return value.get("passed") in (None, True, False) and _is_text_or_none(
+        value.get("scanned_at")
     )
 
 

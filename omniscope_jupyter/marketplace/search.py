@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -66,8 +67,13 @@ PG_INDEX_DDL = (
     + " || ".join(f"to_tsvector('{c}'::regconfig, search_document)" for c in _PG_CONFIGS)
     + "))"
 )
-#: The comment an index of exactly ``PG_INDEX_DDL`` carries (PostgreSQL rewrites the text).
-PG_INDEX_MARK = "omniscope-fts " + hashlib.sha256(PG_INDEX_DDL.encode()).hexdigest()[:16]
+#: What ``search_document`` makes; a new one is recomputed for every row with the index.
+SEARCH_DOCUMENT_FORMAT = "2: words of fts_fields"
+#: The comment an index of ``PG_INDEX_DDL`` over documents of ``SEARCH_DOCUMENT_FORMAT``
+#: carries (PostgreSQL rewrites the index's text, so that cannot be compared).
+PG_INDEX_MARK = "omniscope-fts " + hashlib.sha256(
+    (PG_INDEX_DDL + SEARCH_DOCUMENT_FORMAT).encode()
+).hexdigest()[:16]
 
 _WORD = re.compile(r"[^\W_]+")
 #: Only this much of a query is read, and this many distinct words of it searched.
@@ -101,7 +107,13 @@ def fts_fields(manifest: dict[str, Any]) -> dict[str, str]:
 
 
 def search_document(manifest: dict[str, Any]) -> str:
-    return " ".join(fts_fields(manifest).values())
+    """The indexed texts as words only, what PostgreSQL indexes.
+
+    Its parser would otherwise read ``median/IQR`` as one file-path token and ``z-score`` as
+    a hyphenated word: words alone tokenize as FTS5 tokenizes the texts.
+    """
+    text_ = " ".join(fts_fields(manifest).values())
+    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text_)))
 
 
 def query_words(query: str) -> list[str]:
@@ -132,6 +144,12 @@ def spellings(word: str) -> list[str]:
 def _fts_prefix(word: str) -> str:
     """An FTS5 prefix term: a quoted string (``"`` doubled) is a phrase, never an operator."""
     return '"' + word.replace('"', '""') + '"*'
+
+
+def _latest_manifests(s: Session) -> Iterator[tuple[CatalogPlugin, dict[str, Any]]]:
+    """Each catalog plugin with its newest version's manifest (what the index holds)."""
+    for plugin in s.scalars(select(CatalogPlugin)):
+        yield plugin, next(v.manifest for v in plugin.versions if v.version == plugin.latest_version)
 
 
 def _fts_exists(conn: Connection, table: str) -> str | None:
@@ -171,14 +189,12 @@ class SearchIndex:
                 with Session(bind=conn) as s:
                     for table in FTS_DDL:
                         s.execute(text(f"DELETE FROM {table}"))
-                    for plugin in s.scalars(select(CatalogPlugin)):
-                        latest = next(
-                            v for v in plugin.versions if v.version == plugin.latest_version
-                        )
-                        self._insert(s, plugin.name, latest.manifest)
+                    for plugin, manifest in _latest_manifests(s):
+                        self._insert(s, plugin.name, manifest)
 
     @staticmethod
     def _create_postgresql(conn: Connection) -> None:
+        """Create the GIN index, or rebuild one of another definition with its documents."""
         mark = conn.scalar(
             text("SELECT obj_description(to_regclass(:i), 'pg_class')"), {"i": PG_INDEX}
         )
@@ -187,6 +203,10 @@ class SearchIndex:
             return
         if exists:
             conn.execute(text(f"DROP INDEX {PG_INDEX}"))
+        with Session(bind=conn) as s:
+            for plugin, manifest in _latest_manifests(s):
+                plugin.search_document = search_document(manifest)
+            s.flush()
         conn.execute(text(PG_INDEX_DDL))
         conn.execute(text(f"COMMENT ON INDEX {PG_INDEX} IS '{PG_INDEX_MARK}'"))
 

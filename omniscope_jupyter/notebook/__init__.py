@@ -1,4 +1,8 @@
-"""The notebook layer: ``%omniplug`` magics and the ipywidgets marketplace panel."""
+"""The notebook layer: ``%omniplug`` magics, the marketplace panel and ``RunPanel`` forms.
+
+Both talk to one client (``client.py``): the Jupyter server's REST API when the kernel has a
+server, else the plugin system in the kernel.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,20 @@ from typing import Any
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext omniscope_jupyter`` registers the ``%omniplug`` magic."""
-    from .magics import OmniplugMagics
+    """``%load_ext omniscope_jupyter`` registers ``%omniplug`` (with ``%config`` and completion)."""
+    from .magics import load
 
-    ipython.register_magics(OmniplugMagics(ipython))
+    load(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    """``RunPanel`` and ``MarketplacePanel`` import ipywidgets only when asked for."""
+    if name == "RunPanel":
+        from .runpanel import RunPanel
+
+        return RunPanel
+    if name == "MarketplacePanel":
+        from .widgets import MarketplacePanel
+
+        return MarketplacePanel
+    raise AttributeError(name)

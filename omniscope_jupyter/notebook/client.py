@@ -52,7 +52,9 @@ from ..errors import (
     ScanRefused,
     TooLarge,
 )
+from ..sandbox.contracts import frame_records, wants_json
 from ..sandbox.transfer import frame_to_split
+from .render import rendered
 
 T = TypeVar("T")
 
@@ -123,8 +125,14 @@ class PluginResult:
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        if isinstance(self.data, pd.DataFrame):
-            bundle = {"text/plain": repr(self.data), "text/html": self.data._repr_html_()}
+        shown = rendered(str(self.answer.get("kind", "")), self.data)
+        if shown is not self.data:  # a figure, chart, report or file: shown by kind, safely
+            return shown._repr_mimebundle_(), self.metadata
+        frame = self.data
+        if isinstance(frame, pd.DataFrame):
+            rows, columns = pd.get_option("display.max_rows"), pd.get_option("display.max_columns")
+            shown = frame.to_html(max_rows=rows, max_cols=columns, notebook=True)
+            bundle = {"text/plain": repr(frame), "text/html": shown}
         else:
             bundle = {"text/plain": json.dumps(self.data, indent=2, default=str)}
         return bundle, self.metadata
@@ -185,9 +193,13 @@ class RunHandle:
 class PluginBackend(Protocol):
     """What magics and widgets need from the plugin system; two implementations below."""
 
-    #: ``server`` or ``local``; and a sentence saying where plugins run.
+    #: ``server`` or ``local``.
     kind: str
-    description: str
+
+    @property
+    def description(self) -> str:
+        """A sentence saying where plugins run (printed once)."""
+        ...
 
     def list_plugins(self) -> list[dict[str, Any]]: ...
     def details(self, plugin_id: str) -> dict[str, Any]: ...
@@ -397,7 +409,7 @@ class _EventBuffer:
 
 def _sse_messages(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
     """``(event, data)`` of each server-sent event in a stream of text lines."""
-    name, data = "message", []
+    name, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:
@@ -543,7 +555,11 @@ class ServerBackend:
         body = _run_body(parameters, config, extension_point, timeout)
         body["execution_id"] = execution_id
         if frame is not None:
-            body["input_data"] = frame_to_split(frame)
+            # A plugin taking JSON gets a notebook's frame as records, as on a local run.
+            manifest = self.details(plugin_id).get("manifest") or {}
+            body["input_data"] = (
+                frame_records(frame) if wants_json(manifest) else frame_to_split(frame)
+            )
         buffer, stop = _EventBuffer(), threading.Event()
 
         def run() -> PluginResult:

@@ -8,6 +8,7 @@ run, ``differences`` names what else changed (package, dependency lock, image).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -110,4 +111,25 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return [part for part in STAMP_PARTS if before.get(part) != after.get(part)]
 
 
-__all__ = ["differences", "find_execution", "matching_frame", "rerun", "rerun_input"]
+def describe(record: dict[str, Any]) -> str:
+    """One execution as text: outcome, provenance, logs, warnings, errors, output."""
+    stamp = record.get("provenance") or {}
+    lines = [
+        f"{record['plugin_id']} {record['version']} · {record['status']} · "
+        f"{record.get('duration_ms') or 0:.0f} ms · {record.get('started_at')} · "
+        f"execution {record['execution_id']}",
+        f"parameters {json.dumps(record.get('parameters') or {})}  "
+        f"config {json.dumps(stamp.get('config') or {})}",
+        f"input {(stamp.get('input') or {}).get('digest')}  shape {record.get('input_shape')}",
+        f"package {stamp.get('package_sha256')}  lock {stamp.get('lock_digest')}",
+        f"image {stamp.get('image')} ({stamp.get('image_digest')})",
+    ]
+    for key in ("logs", "warnings", "errors"):
+        lines += [f"{key[:-1]}: {text}" for text in record.get(key) or []]
+    for stream in ("stdout", "stderr"):
+        if record.get(stream):
+            lines += [f"--- {stream}", str(record[stream]).rstrip()]
+    return "\n".join(lines)
+
+
+__all__ = ["describe", "differences", "find_execution", "matching_frame", "rerun", "rerun_input"]

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
@@ -31,8 +30,10 @@ from ..core.system import PluginSystem
 from ..errors import PluginError
 from ..scan.cli import format_report
 from .client import METADATA_KEY, PluginBackend, PluginResult, RunHandle, as_backend, connect
-from .history import differences, find_execution, rerun, rerun_input
+from .forms import parse_mapping
+from .history import describe, differences, find_execution, rerun, rerun_input
 from .progress import RunState, follow
+from .render import ExportedFile, rendered
 
 #: ``name`` or ``name==version``: a marketplace plugin to install.
 _CATALOG_REF = re.compile(r"^(?P<name>[a-z][a-z0-9_]{1,63})(?:==(?P<version>\S+))?$")
@@ -40,6 +41,11 @@ _CATALOG_REF = re.compile(r"^(?P<name>[a-z][a-z0-9_]{1,63})(?:==(?P<version>\S+)
 _PLUGIN_COMMANDS = frozenset(
     {"info", "enable", "disable", "run", "executions", "update", "rollback", "uninstall", "form"}
 )
+#: The subcommands, in the order ``build_parser`` adds them.
+COMMANDS = [
+    "list", "search", "info", "enable", "disable", "uninstall", "install", "update", "rollback",
+    "run", "executions", "show", "rerun", "new", "scan", "marketplace", "form",
+]  # fmt: skip
 _SUMMARY_COLUMNS = ["name", "version", "language", "enabled", "category", "description"]
 _RUN_COLUMNS = ["execution_id", "version", "status", "started_at", "duration_ms", "parameters"]
 
@@ -89,26 +95,10 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
-def cell_parameters(cell: str | None) -> dict[str, Any]:
-    """The parameters of a ``%%omniplug run`` cell: a JSON or YAML mapping (empty: none)."""
-    if not cell or not cell.strip():
-        return {}
-    try:
-        value = json.loads(cell)
-    except json.JSONDecodeError:
-        try:
-            value = yaml.safe_load(cell)
-        except yaml.YAMLError as e:
-            raise UsageError(
-                f"%%omniplug run: the cell is neither JSON nor YAML: {_one_line(str(e))}"
-            ) from None
-    if not isinstance(value, dict):
-        raise UsageError("%%omniplug run: the cell must be a mapping of parameters (JSON or YAML)")
-    return value
-
-
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--out", help="store the result (DataFrame) in this variable")
+    p.add_argument(
+        "-o", "--out", help="store the result in this variable (an exported file: write it here)"
+    )
     p.add_argument("-t", "--timeout", type=float, help="seconds (at most the server's limit)")
     p.add_argument("-q", "--quiet", action="store_true", help="do not display the result")
 
@@ -247,14 +237,14 @@ class OmniplugMagics(Magics):
             words.append("")
         position = len(words) - 1
         if position == 0:
-            return sorted(self.parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+            return COMMANDS
         command = words[0]
         if position == 1 and command in _PLUGIN_COMMANDS:
             try:
                 return [p["name"] for p in self.client.list_plugins()]
             except PluginError:
                 return []
-        if (position == 2 and command in ("run", "form")) or (position == 2 and command == "rerun"):
+        if position == 2 and command in ("run", "form", "rerun"):
             return sorted(
                 name
                 for name, value in self.namespace.items()
@@ -348,7 +338,10 @@ class OmniplugMagics(Magics):
 
     def _run(self, args: argparse.Namespace, cell: str | None) -> PluginResult | None:
         frame = self._frame(args.frame)
-        parameters = {**_pairs(args.param, "a parameter"), **cell_parameters(cell)}
+        parameters = {
+            **_pairs(args.param, "a parameter"),
+            **parse_mapping(cell or "", "the cell's parameters"),
+        }
         handle = self.client.start(
             args.plugin,
             frame,
@@ -383,9 +376,11 @@ class OmniplugMagics(Magics):
         live = self.live
         if live == "auto":
             live = "display" if getattr(self.shell, "kernel", None) is not None else "print"
+        states: list[RunState] = []  # follow shows one state object, changing
         shown: list[Any] = []
 
         def show(state: RunState) -> None:
+            states[:] = [state]
             if live == "print":
                 for text in state.new_lines():
                     print(text)
@@ -396,9 +391,9 @@ class OmniplugMagics(Magics):
 
         result = follow(handle, show)
         if shown:
-            shown[0].update(RunState_final(result, handle), metadata=result.metadata)
+            shown[0].update(states[0], metadata=result.metadata)
         else:
-            display(RunState_final(result, handle), metadata=result.metadata)
+            display(states[0], metadata=result.metadata)
         return result
 
     def _finish(self, result: PluginResult, args: argparse.Namespace) -> PluginResult | None:
@@ -416,43 +411,20 @@ class OmniplugMagics(Magics):
             )
         if isinstance(result.data, pd.DataFrame):
             result.data.attrs[METADATA_KEY] = result.metadata[METADATA_KEY]
-        if args.out:
-            self.namespace[args.out] = result.data
+        shown = rendered(str(answer.get("kind", "")), result.data)
+        if isinstance(shown, ExportedFile) and args.out:  # -o is then where to write the file
+            print(f"wrote {len(shown.content)} bytes to {shown.save(args.out)}")
+        elif args.out:
+            self.namespace[args.out] = shown
         return None if args.quiet or args.out else result
 
 
-class RunState_final(RunState):  # noqa: N801 (a display state, named for what it shows)
-    """The last state of a run's display: its outcome, shown with the result's metadata."""
+def load(ipython: Any, client: PluginBackend | None = None) -> OmniplugMagics:
+    """Register ``%omniplug`` with ``%config`` support and its tab completion.
 
-    def __init__(self, result: PluginResult, handle: RunHandle) -> None:
-        super().__init__(handle.plugin_id, handle.execution_id)
-        self.finish(result)
-
-
-def describe(record: dict[str, Any]) -> str:
-    """One execution as text: outcome, provenance, logs, warnings, errors, output."""
-    stamp = record.get("provenance") or {}
-    lines = [
-        f"{record['plugin_id']} {record['version']} · {record['status']} · "
-        f"{record.get('duration_ms') or 0:.0f} ms · {record.get('started_at')} · "
-        f"execution {record['execution_id']}",
-        f"parameters {json.dumps(record.get('parameters') or {})}  "
-        f"config {json.dumps(stamp.get('config') or {})}",
-        f"input {(stamp.get('input') or {}).get('digest')}  shape {record.get('input_shape')}",
-        f"package {stamp.get('package_sha256')}  lock {stamp.get('lock_digest')}",
-        f"image {stamp.get('image')} ({stamp.get('image_digest')})",
-    ]
-    for key in ("logs", "warnings", "errors"):
-        lines += [f"{key[:-1]}: {text}" for text in record.get(key) or []]
-    for stream in ("stdout", "stderr"):
-        if record.get(stream):
-            lines += [f"--- {stream}", str(record[stream]).rstrip()]
-    return "\n".join(lines)
-
-
-def load(ipython: Any) -> OmniplugMagics:
-    """Register ``%omniplug`` with ``%config`` support and its tab completion."""
-    magics = OmniplugMagics(ipython)
+    ``client`` fixes the backend (tests); by default it is chosen on first use.
+    """
+    magics = OmniplugMagics(ipython, client=client)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
@@ -461,4 +433,4 @@ def load(ipython: Any) -> OmniplugMagics:
     return magics
 
 
-__all__ = ["OmniplugMagics", "cell_parameters", "describe", "load"]
+__all__ = ["OmniplugMagics", "load"]

@@ -102,7 +102,7 @@ class RunState:
             parts.append(f"<pre style='color:#b00'>{html.escape(self.error)}</pre>")
         if self.result is not None and isinstance(self.result.data, pd.DataFrame):
             rows, columns = self.result.data.shape
-            parts.append(f"<br>result: {rows} × {columns} DataFrame")
+            parts.append(f"<br>result: {rows} x {columns} DataFrame")
         return "".join(parts) + "</div>"
 
     def __repr__(self) -> str:

@@ -1,36 +1,96 @@
-"""The marketplace panel: browse, install, enable and run plugins on DataFrames, inline.
+"""The marketplace panel: find, install and run plugins, read about them, review, rerun.
 
-Plain ipywidgets over ``PluginSystem``, so it works in JupyterLab, Notebook and VS Code alike.
-Every action reports in ``status`` (one line) instead of raising into the front-end.
+Plain ipywidgets over the notebook's client (``client.py``), so it works in JupyterLab, Notebook
+and VS Code alike, through the server or in the kernel. Four tabs, each with its own status line
+(an action reports there, never raising into the front-end):
+
+* Marketplace: search; per plugin its README (rendered safely: every character of it is
+  escaped, only a few Markdown forms are turned into tags), versions, scan report, rating and
+  reviews, a form to add one, and Install;
+* Installed: enable or disable, open in Run or History;
+* Run: a ``RunPanel`` form for the chosen plugin;
+* History: the plugin's executions; show one (its logs and provenance) or rerun it.
 """
 
 from __future__ import annotations
 
 import html
-import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
-import pandas as pd
 
 from ..core.system import PluginSystem
 from ..errors import PluginError
-from .render import rendered
+from .client import PluginBackend, as_backend
+from .history import describe
+from .runpanel import RunPanel, error_html, set_options
+
+TABS = ("Marketplace", "Installed", "Run", "History")
+_INLINE = ((re.compile(r"`([^`]+)`"), r"<code>\1</code>"), (re.compile(r"\*\*([^*]+)\*\*"), r"<b>\1</b>"))
 
 
-def _set_options(dropdown: w.Dropdown, options: list[str]) -> None:
-    """New options, keeping the selection when it is still there, else the first option."""
-    keep = dropdown.value
-    dropdown.options = options
-    dropdown.value = keep if keep in options else (options[0] if options else None)
+def render_markdown(text: str) -> str:
+    """A README as HTML that can hold no markup of its own: escaped first, then a few forms
+    (headings, lists, code blocks, ``code``, **bold**) become tags. Links stay text."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    in_code = in_list = False
+
+    def inline(line: str) -> str:
+        line = html.escape(line)
+        for pattern, tag in _INLINE:
+            line = pattern.sub(tag, line)
+        return line
+
+    def flush() -> None:
+        nonlocal in_list
+        if paragraph:
+            out.append(f"<p>{' '.join(inline(p) for p in paragraph)}</p>")
+            paragraph.clear()
+        if in_list:
+            out.append("</ul>")
+            in_list = False
+
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            flush()
+            out.append("</pre>" if in_code else "<pre>")
+            in_code = not in_code
+        elif in_code:
+            out.append(html.escape(line) + "\n")
+        elif heading := re.match(r"^(#{1,6})\s+(.*)$", line):
+            flush()
+            level = min(6, len(heading[1]) + 2)
+            out.append(f"<h{level}>{inline(heading[2])}</h{level}>")
+        elif item := re.match(r"^\s*[-*]\s+(.*)$", line):
+            if paragraph:
+                flush()
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            out.append(f"<li>{inline(item[1])}</li>")
+        elif not line.strip():
+            flush()
+        else:
+            paragraph.append(line)
+    flush()
+    if in_code:
+        out.append("</pre>")
+    return "".join(out)
 
 
-def _hit_html(hit: dict[str, Any]) -> str:
+def _stars(rating: dict[str, Any] | None) -> str:
+    rating = rating or {}
+    count = int(rating.get("count") or 0)
+    return f"★ {float(rating.get('average') or 0):.1f} ({count})" if count else "no ratings yet"
+
+
+def hit_html(hit: dict[str, Any]) -> str:
     """One search result: name, newest version, description, rating (count), downloads."""
     rating = hit.get("rating") or {}
-    count = rating.get("count") or 0
-    stars = f" · ★ {float(rating.get('average') or 0):.1f} ({count})" if count else ""
+    stars = f" · {_stars(rating)}" if rating.get("count") else ""
     return (
         f"<b>{html.escape(str(hit['name']))}</b> {html.escape(str(hit.get('latest_version', '')))}"
         f" · {html.escape(str(hit.get('description') or ''))}{stars}"
@@ -38,147 +98,284 @@ def _hit_html(hit: dict[str, Any]) -> str:
     )
 
 
+def versions_html(entry: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(str(v['version']))}</td>"
+        f"<td>{html.escape(str(v.get('published_at') or ''))}</td>"
+        f"<td>{html.escape(str(v.get('publisher') or ''))}</td>"
+        f"<td>{int(v.get('downloads') or 0)}</td>"
+        f"<td>{'passed' if (v.get('scan') or {}).get('passed') else 'refused'}</td></tr>"
+        for v in entry.get("versions_detail", [])
+    )
+    head = "<tr><th>version</th><th>published</th><th>by</th><th>downloads</th><th>scan</th></tr>"
+    return f"<table>{head}{rows}</table>"
+
+
+def scan_html(report: dict[str, Any]) -> str:
+    """A scan report: verdict, counts, and each finding (rule, file:line, message)."""
+    counts = ", ".join(f"{n} {s}" for s, n in (report.get("counts") or {}).items())
+    verdict = "passed" if report.get("passed") else "REFUSED"
+    findings = "".join(
+        f"<li>{html.escape(str(f.get('severity')))} {html.escape(str(f.get('rule_id')))} "
+        f"{html.escape(str(f.get('file')))}:{f.get('line') or ''} "
+        f"{html.escape(str(f.get('message')))}</li>"
+        for f in report.get("findings") or []
+    )
+    return f"scan {verdict} ({html.escape(counts or 'no findings')})" + (
+        f"<ul>{findings}</ul>" if findings else ""
+    )
+
+
+def reviews_html(page: dict[str, Any]) -> str:
+    items = "".join(
+        f"<li><b>{html.escape(str(r.get('user')))}</b> "
+        f"{'★' * int(r.get('rating') or 0)} <small>{html.escape(str(r.get('at') or ''))}</small>"
+        f"<br>{html.escape(str(r.get('text')))}</li>"
+        for r in page.get("reviews", [])
+    )
+    return f"<ul>{items}</ul>" if items else "<i>No reviews yet.</i>"
+
+
 class MarketplacePanel(w.VBox):
-    """Three tabs: Marketplace (search + install), Installed (enable/disable), Run."""
+    """The four tabs over ``backend`` (a client, or a ``PluginSystem`` used in-process)."""
 
     def __init__(
-        self, system: PluginSystem, namespace: dict[str, Any] | None = None, **kwargs: Any
+        self,
+        backend: PluginBackend | PluginSystem | None = None,
+        namespace: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
-        self.system = system
+        self.backend = as_backend(backend)
         self.namespace = namespace if namespace is not None else {}
-        self.status = w.HTML()
-        self.result: Any = None
+        self.statuses = {name: w.HTML() for name in TABS}
 
         self.query = w.Text(placeholder="search plugins (name, description, tags, author)")
         self.search_button = w.Button(description="Search", icon="search")
-        self.search_button.on_click(lambda _: self.search())
+        self.search_button.on_click(lambda _b: self.search())
         self.results = w.VBox()
-        market = w.VBox([w.HBox([self.query, self.search_button]), self.results])
+        self.details = w.VBox()
+        self.review_text = w.Textarea(placeholder="Your review")
+        self.review_rating = w.Dropdown(options=[("no rating", 0), *((str(n), n) for n in range(1, 6))])
+        self.review_button = w.Button(description="Add review", icon="comment")
+        self.review_button.on_click(lambda _b: self.add_review())
+        self.shown_plugin: str | None = None
 
         self.installed = w.VBox()
         self.run_plugin = w.Dropdown(description="Plugin")
-        self.run_frame = w.Dropdown(description="DataFrame")
-        self.run_params = w.Textarea(value="{}", description="Parameters", placeholder='{"method": "zscore"}')
-        self.run_out = w.Text(value="result", description="Save as")
-        self.run_button = w.Button(description="Run", icon="play", button_style="primary")
-        self.run_button.on_click(lambda _: self.run())
-        self.output = w.HTML()
-        #: Figures, charts, reports and files, shown by kind (``render.py``), never as raw HTML.
-        self.rendered = w.Output()
-        run = w.VBox(
-            [self.run_plugin, self.run_frame, self.run_params, self.run_out, self.run_button, self.output,
-             self.rendered]
-        )
+        self.run_plugin.observe(lambda _c: self._show_run_panel(), names="value")
+        self.run_area = w.VBox()
+        self.run_panel: RunPanel | None = None
 
-        self.tabs = w.Tab(children=[market, self.installed, run])
-        for i, title in enumerate(("Marketplace", "Installed", "Run")):
+        self.history_plugin = w.Dropdown(description="Plugin")
+        self.history_plugin.observe(lambda _c: self.show_history(), names="value")
+        self.history = w.VBox()
+        self.execution_detail = w.HTML()
+
+        pages = [
+            [w.HBox([self.query, self.search_button]), self.results, self.details],
+            [self.installed],
+            [self.run_plugin, self.run_area],
+            [self.history_plugin, self.history, self.execution_detail],
+        ]
+        self.tabs = w.Tab(
+            children=[w.VBox([*page, self.statuses[name]]) for name, page in zip(TABS, pages, strict=True)]
+        )
+        for i, title in enumerate(TABS):
             self.tabs.set_title(i, title)
-        super().__init__([self.tabs, self.status], **kwargs)
+        super().__init__([self.tabs], **kwargs)
         self.refresh()
         self.search()
 
-    # -- actions ----------------------------------------------------------------------------
+    # -- plumbing -------------------------------------------------------------------------------
 
-    def _guard(self, action: Callable[[], str]) -> None:
+    def _guard(self, tab: str, action: Callable[[], str]) -> None:
+        """Run ``action``; its message (or the error it raised) goes to ``tab``'s status line."""
         try:
             message = action()
         except PluginError as e:
-            self.status.value = f"<b style='color:#b00'>Error:</b> {html.escape(e.message)}"
+            self.statuses[tab].value = error_html(e.message)
             return
-        self.status.value = html.escape(message)
+        self.statuses[tab].value = html.escape(message)
 
     def refresh(self) -> None:
-        """Re-read installed plugins and the notebook's DataFrames."""
-        plugins = self.system.list_plugins()
+        """Re-read installed plugins (Installed tab, Run and History choices)."""
+        plugins = self.backend.list_plugins()
         rows = []
         for p in plugins:
             toggle = w.Checkbox(value=p["enabled"], description="enabled", indent=False)
             toggle.observe(self._toggler(p["name"]), names="value")
-            rows.append(w.HBox([w.HTML(f"<b>{html.escape(p['name'])}</b> {p['version']} "
-                                       f"<i>{html.escape(p['description'] or '')}</i>"), toggle]))
+            run = w.Button(description="Run", icon="play", disabled=not p["enabled"])
+            run.on_click(lambda _b, name=p["name"]: self.open_run(name))
+            past = w.Button(description="History", icon="history")
+            past.on_click(lambda _b, name=p["name"]: self.open_history(name))
+            label = w.HTML(
+                f"<b>{html.escape(p['name'])}</b> {html.escape(str(p['version']))} "
+                f"<i>{html.escape(p.get('description') or '')}</i>"
+            )
+            rows.append(w.HBox([label, toggle, run, past]))
         self.installed.children = rows or [w.HTML("No plugins installed.")]
-        _set_options(self.run_plugin, [p["name"] for p in plugins if p["enabled"]])
-        _set_options(self.run_frame, sorted(
-            name for name, value in self.namespace.items()
-            if isinstance(value, pd.DataFrame) and not name.startswith("_")
-        ))
+        set_options(self.run_plugin, [p["name"] for p in plugins if p["enabled"]])
+        set_options(self.history_plugin, [p["name"] for p in plugins])
 
     def _toggler(self, name: str) -> Callable[[dict[str, Any]], None]:
         def toggle(change: dict[str, Any]) -> None:
-            self._guard(lambda: self._set_enabled(name, bool(change["new"])))
+            self._guard("Installed", lambda: self._set_enabled(name, bool(change["new"])))
 
         return toggle
 
     def _set_enabled(self, name: str, enabled: bool) -> str:
-        self.system.set_enabled(name, enabled)
+        self.backend.set_enabled(name, enabled)
         self.refresh()
         return f"{name} {'enabled' if enabled else 'disabled'}"
 
+    # -- marketplace ------------------------------------------------------------------------------
+
     def search(self) -> None:
-        """Search the catalog and list hits with an Install button each."""
+        """Search the catalog and list hits with Details and Install buttons."""
 
         def do() -> str:
-            hits = self.system.search_results(self.query.value)
+            hits = self.backend.search(self.query.value)
             rows = []
             for hit in hits:
-                button = w.Button(
+                more = w.Button(description="Details", icon="info")
+                more.on_click(lambda _b, name=hit["name"]: self.show_details(name))
+                install = w.Button(
                     description="Installed" if hit.get("installed") else "Install",
                     disabled=bool(hit.get("installed")),
                 )
-                button.on_click(self._installer(hit["name"]))
-                rows.append(w.HBox([w.HTML(_hit_html(hit)), button]))
+                install.on_click(lambda _b, name=hit["name"]: self.install(name))
+                rows.append(w.HBox([w.HTML(hit_html(hit)), more, install]))
             self.results.children = rows or [w.HTML("No plugin matches.")]
             return f"{len(hits)} plugin(s) found"
 
-        self._guard(do)
+        self._guard("Marketplace", do)
 
-    def _installer(self, name: str) -> Callable[[Any], None]:
-        def install(_: Any) -> None:
-            def do() -> str:
-                result = self.system.install_from_marketplace({"name": name})
-                self.system.set_enabled(name, True)
-                self.refresh()
-                self.search()
-                return f"Installed and enabled {name} {result['version']}"
+    def install(self, name: str) -> None:
+        def do() -> str:
+            result = self.backend.install_from_marketplace(name)
+            self.backend.set_enabled(name, True)
+            self.refresh()
+            self.search()
+            return f"Installed and enabled {name} {result['version']}"
 
-            self._guard(do)
+        self._guard("Marketplace", do)
 
-        return install
-
-    def run(self) -> None:
-        """Run the chosen plugin on the chosen DataFrame; store the result as ``Save as``."""
+    def show_details(self, name: str) -> None:
+        """README, versions, scan report, rating and reviews of a catalog plugin."""
 
         def do() -> str:
-            if not self.run_plugin.value:
-                raise PluginError("Choose an enabled plugin first.")
-            frame = self.namespace.get(self.run_frame.value) if self.run_frame.value else None
-            try:
-                params = json.loads(self.run_params.value or "{}")
-            except json.JSONDecodeError as e:
-                raise PluginError(f"Parameters are not valid JSON: {e}") from None
-            if not isinstance(params, dict):
-                raise PluginError("Parameters must be a JSON object.")
-            result = self.system.run_frame(self.run_plugin.value, frame, parameters=params)
-            answer = result.answer
-            self.result = result.data
-            if answer["status"] != "succeeded":
-                errors = "<br>".join(html.escape(str(e)) for e in answer.get("errors", []))
-                self.output.value = f"<pre>{errors}</pre>"
-                return f"{self.run_plugin.value}: {answer['status']}"
-            shown_object = rendered(str(answer.get("kind", "")), result.data)
-            if self.run_out.value:
-                self.namespace[self.run_out.value] = shown_object
-            self.rendered.outputs = ()
-            if shown_object is not result.data:  # a figure, chart, report or file
-                self.rendered.append_display_data(shown_object)
-                shown = ""
-            elif isinstance(result.data, pd.DataFrame):
-                shown = result.data.head(20).to_html()
-            else:
-                shown = f"<pre>{html.escape(json.dumps(result.data, indent=2, default=str))}</pre>"
-            logs = "".join(f"<li>{html.escape(str(x))}</li>" for x in answer.get("logs", []))
-            self.output.value = shown + (f"<ul>{logs}</ul>" if logs else "")
-            saved = f", saved as {self.run_out.value}" if self.run_out.value else ""
-            return f"{self.run_plugin.value} succeeded in {answer.get('duration_ms', 0):.0f} ms{saved}"
+            entry = self.backend.catalog_entry(name)
+            readme = self.backend.readme(name, entry.get("latest_version")).get("readme")
+            reviews = self.backend.reviews(name)
+            latest: dict[str, Any] = next(
+                (v for v in entry.get("versions_detail", []) if v["version"] == entry.get("latest_version")),
+                {},
+            )
+            report = latest.get("scan") or entry.get("scan") or {}
+            if entry.get("installed"):
+                report = self.backend.scan_report(name).get("report") or report
+            self.shown_plugin = name
+            self.details.children = [
+                w.HTML(
+                    f"<h3>{html.escape(name)} {html.escape(str(entry.get('latest_version')))}</h3>"
+                    f"<i>{html.escape(str(entry.get('description') or ''))}</i> · by "
+                    f"{html.escape(str(entry.get('author') or ''))} · {_stars(entry.get('rating'))}"
+                ),
+                w.HTML(render_markdown(readme) if readme else "<i>No README.</i>"),
+                w.HTML("<b>Versions</b>" + versions_html(entry)),
+                w.HTML("<b>Security scan</b> " + scan_html(report)),
+                w.HTML("<b>Reviews</b>" + reviews_html(reviews)),
+                w.HBox([self.review_text, self.review_rating, self.review_button]),
+            ]
+            return f"{name}: {len(entry.get('versions_detail', []))} version(s)"
 
-        self._guard(do)
+        self._guard("Marketplace", do)
+
+    def add_review(self) -> None:
+        """Add the typed review (and rating) to the plugin shown, then show it again."""
+
+        def do() -> str:
+            if not self.shown_plugin:
+                raise PluginError("Open a plugin's details first.")
+            name = self.shown_plugin
+            self.backend.review(name, self.review_text.value, self.review_rating.value or None)
+            self.review_text.value = ""
+            self.show_details(name)
+            return f"Review added to {name}"
+
+        self._guard("Marketplace", do)
+
+    # -- run and history ---------------------------------------------------------------------------
+
+    def open_run(self, name: str) -> None:
+        self.run_plugin.value = name
+        self._show_run_panel()
+        self.tabs.selected_index = TABS.index("Run")
+
+    def _show_run_panel(self) -> None:
+        def do() -> str:
+            name = self.run_plugin.value
+            if not name:
+                self.run_panel, self.run_area.children = None, ()
+                return "Enable a plugin to run it."
+            if self.run_panel is None or self.run_panel.plugin != name:
+                self.run_panel = RunPanel(name, backend=self.backend, namespace=self.namespace)
+                self.run_area.children = [self.run_panel]
+            return f"{name}: fill in the form and press Run"
+
+        self._guard("Run", do)
+
+    def open_history(self, name: str) -> None:
+        self.history_plugin.value = name
+        self.show_history()
+        self.tabs.selected_index = TABS.index("History")
+
+    def show_history(self) -> None:
+        """The chosen plugin's newest runs, each with Show and Rerun."""
+
+        def do() -> str:
+            name = self.history_plugin.value
+            if not name:
+                self.history.children = ()
+                return "No plugins installed."
+            page = self.backend.executions(name, page_size=20)
+            rows = []
+            for run in page["executions"]:
+                label = w.HTML(
+                    f"<code>{html.escape(run['execution_id'][:8])}</code> {html.escape(run['version'])} "
+                    f"<b>{html.escape(run['status'])}</b> {html.escape(str(run.get('started_at') or ''))} "
+                    f"{run.get('duration_ms') or 0:.0f} ms"
+                )
+                show = w.Button(description="Show", icon="eye")
+                show.on_click(lambda _b, r=run: self.show_execution(r))
+                again = w.Button(description="Rerun", icon="repeat")
+                again.on_click(lambda _b, r=run: self.rerun(r))
+                rows.append(w.HBox([label, show, again]))
+            self.history.children = rows or [w.HTML("No runs yet.")]
+            return f"{name}: {page['total']} run(s)"
+
+        self._guard("History", do)
+
+    def show_execution(self, run: dict[str, Any]) -> None:
+        def do() -> str:
+            record = self.backend.execution(run["plugin_id"], run["execution_id"])
+            self.execution_detail.value = f"<pre>{html.escape(describe(record))}</pre>"
+            return f"execution {run['execution_id'][:8]}: {record['status']}"
+
+        self._guard("History", do)
+
+    def rerun(self, run: dict[str, Any]) -> None:
+        """Rerun a recorded execution in the Run tab (same version, parameters, config)."""
+
+        def do() -> str:
+            record = self.backend.execution(run["plugin_id"], run["execution_id"])
+            self.open_run(run["plugin_id"])
+            if self.run_panel is None or self.run_panel.plugin != run["plugin_id"]:
+                raise PluginError(f"{run['plugin_id']} is disabled; enable it to rerun")
+            self.run_panel.rerun(record)
+            return f"rerunning {run['execution_id'][:8]} in the Run tab"
+
+        self._guard("History", do)
+
+
+__all__ = ["MarketplacePanel", "render_markdown"]

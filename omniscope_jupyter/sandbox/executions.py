@@ -22,7 +22,6 @@ answer names its ``kind`` (none, frame, json, figure, vega-lite, report, file) a
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import threading

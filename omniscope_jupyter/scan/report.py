@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..answers import timestamp
+
 SEVERITIES = ("LOW", "MEDIUM", "HIGH")
 
 
@@ -34,7 +36,7 @@ class ScanReport:
     scanners: list[str] = field(default_factory=list)
     #: Date and source of the vulnerability database used, when one was.
     vulnerability_db: dict[str, Any] | None = None
-    scanned_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    scanned_at: str = field(default_factory=lambda: str(timestamp(datetime.now(UTC))))
 
     @property
     def blocking(self) -> bool:

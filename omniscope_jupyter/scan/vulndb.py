@@ -29,6 +29,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..answers import timestamp
 from .report import Finding
 from .rules import finding
 
@@ -118,24 +119,26 @@ def dependency_findings(
     the image's version satisfies is locked to that version (``python_lock``), so that version is
     the one checked, and its status is known.
     """
-    image = {canonicalize_name(k): v for k, v in (provided or {}).items()}
+    image: dict[str, str] = {canonicalize_name(k): v for k, v in (provided or {}).items()}
     out = []
     for dep in dependencies:
         try:
-            advisories = db.check(_as_provided(dep, image))
+            checked = _as_provided(dep, image)
+            advisories = db.check(checked)
         except InvalidRequirement as e:
             out.append(finding("DEP003", "manifest.json", 0, f"{dep!r}: {e}"))
             continue
         if advisories is None:
             out.append(finding("DEP002", "manifest.json", 0, f"{dep!r}", confidence="LOW"))
             continue
+        shown = dep if checked == dep else f"{dep} (the runner image's {checked})"
         for adv in advisories:
             out.append(
                 finding(
                     "DEP001",
                     "manifest.json",
                     0,
-                    f"{dep} is affected by {adv.label}: {_one_line(adv.summary)}",
+                    f"{shown} is affected by {adv.label}: {_one_line(adv.summary)}",
                 )
             )
     return out
@@ -207,7 +210,7 @@ def _load_safety(p: Path) -> VulnerabilityDB:
         "format": "safety-db",
         "path": str(p),
         "version": _dist_version("safety-db") if _is_default(p) else None,
-        "date": datetime.fromtimestamp(stamp, UTC).isoformat() if stamp else None,
+        "date": timestamp(datetime.fromtimestamp(stamp, UTC)) if stamp else None,
         "packages": len(db.advisories),
         "advisories": sum(len(v) for v in db.advisories.values()),
         "ecosystems": ["PyPI"],

@@ -28,8 +28,30 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
-    """Aware UTC now; stored naive-free so SQLite and PostgreSQL agree."""
+    """Aware UTC now, the default of every time column (``UTCDateTime``)."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset and hands back naive datetimes; PostgreSQL answers in the session's
+    zone. Every record's times are aware UTC in Python whichever database holds them.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else _as_utc(value)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive one is UTC already (as every time this store writes)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class NulFreeText(TypeDecorator[str]):
@@ -65,10 +87,8 @@ class Plugin(Base):
     name: Mapped[str] = mapped_column(NameType, primary_key=True)
     active_version: Mapped[str] = mapped_column(String(64))
     enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     versions: Mapped[list[PluginVersion]] = relationship(
         back_populates="plugin", cascade="all, delete-orphan", passive_deletes=True
@@ -96,7 +116,7 @@ class PluginVersion(Base):
     dependencies: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
     installed_by: Mapped[str] = mapped_column(String(128), default="")
-    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     plugin: Mapped[Plugin] = relationship(back_populates="versions")
 
@@ -113,7 +133,7 @@ class HistoryEntry(Base):
     to_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(NulFreeText, default="")
     user: Mapped[str] = mapped_column(String(128), default="")
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Execution(Base):
@@ -138,8 +158,8 @@ class Execution(Base):
     peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     user: Mapped[str] = mapped_column(String(128), default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: ``host:pid:start`` of the process running it (server, CLI or kernel on the same store):
     #: only that process's death makes an unfinished record stale.
     runner: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -160,7 +180,7 @@ class Rating(Base):
     plugin_name: Mapped[str] = mapped_column(String(64), index=True)
     user: Mapped[str] = mapped_column(String(128))
     rating: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Review(Base):
@@ -174,4 +194,4 @@ class Review(Base):
     text: Mapped[str] = mapped_column(Text)  # no NUL: ``Reviews.check_text`` refuses it
     rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
     version: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -226,7 +226,7 @@ class ExecutionEventsHandler(PluginsAPIHandler):
                 await self.flush()
                 await asyncio.sleep(self.POLL_SECONDS)
                 batch = await self.in_thread(events, plugin_id, execution_id, after)
-            await self.finish()
+            await self.finish(set_content_type="text/event-stream")
         except StreamClosedError:
             pass  # the client went away; nothing to clean up
 

@@ -25,7 +25,8 @@
     invisible(NULL)
   }
   assign("omniscope_progress", omniscope_progress, envir = env)
-  sys.source(entry, envir = env, chdir = TRUE)
+  # keep.source: the call stack of an error names the plugin's lines.
+  sys.source(entry, envir = env, chdir = TRUE, keep.source = TRUE)
   generator <- .omniscope_find_generator(env)
   config <- jsonlite::fromJSON(config_json, simplifyVector = TRUE,
                                simplifyDataFrame = FALSE, simplifyMatrix = FALSE)
@@ -56,4 +57,44 @@
   json <- jsonlite::toJSON(out, auto_unbox = TRUE, null = "null", na = "null",
                            digits = NA, force = TRUE, dataframe = "columns")
   list(json = as.character(json), frame = frame)
+}
+
+# An error of the plugin comes back as R reports it, not as rpy2's Python exception:
+# list(error = "Error in <call>: <message>", stack = <the plugin's calls, most recent first, as
+# traceback() prints them>), without the runner's frames above the plugin or R's own below it.
+.omniscope_guarded <- function(fun, ...) {
+  calls <- NULL
+  tryCatch(
+    withCallingHandlers(.omniscope_plugin_call(fun, ...),
+                        error = function(e) calls <<- sys.calls()),
+    error = function(e) list(error = .omniscope_error_message(e), stack = .omniscope_stack(calls))
+  )
+}
+
+# Marks where the runner hands over to the plugin: the stack is cut below this frame.
+.omniscope_plugin_call <- function(fun, ...) fun(...)
+
+.omniscope_error_message <- function(e) {
+  call <- conditionCall(e)
+  message <- conditionMessage(e)
+  if (is.null(call)) return(paste0("Error: ", message))
+  paste0("Error in ", paste(deparse(call, nlines = 1L), collapse = " "), " : ", message)
+}
+
+.omniscope_stack <- function(calls) {
+  heads <- vapply(calls, function(cl) paste(deparse(cl[[1L]], nlines = 1L), collapse = " "), "")
+  start <- match(".omniscope_plugin_call", heads)
+  if (is.na(start) || length(calls) <= start + 2L) return(character(0))
+  # From the plugin's entry (below fun(...), the runner's .omniscope_run) to the handler's frame.
+  keep <- seq(start + 2L, length(calls) - 1L)
+  keep <- keep[heads[keep] != ".handleSimpleError"]
+  if (length(keep) == 0L) return(character(0))
+  lines <- vapply(keep, function(i) {
+    call <- paste(deparse(calls[[i]], nlines = 1L, width.cutoff = 100L), collapse = " ")
+    ref <- attr(calls[[i]], "srcref")
+    at <- if (is.null(ref)) "" else
+      paste0(" at ", basename(utils::getSrcFilename(ref)), "#", utils::getSrcLocation(ref, "line"))
+    paste0(call, at)
+  }, "")
+  rev(paste0(seq_along(lines), ": ", lines))  # numbered as traceback() does
 }

@@ -1,6 +1,10 @@
 """Sandbox runner: runs one plugin job inside the container and writes its result.
 
-Protocol (the host side is ``omniscope_jupyter/sandbox/runner.py``):
+In the pooled sandbox, ``omniscope_sandbox.py`` is the container's process: it forks one child
+per run, which calls :func:`run_job` here (input memory-mapped, result frame into a sealed memfd,
+events through a pipe); ``main`` below is the standalone one-shot form of the same job.
+
+Protocol of the one-shot form (the host side is ``omniscope_jupyter/sandbox/runner.py``):
 
 * The container starts with this script and no job. The plugin's files are mounted read-only
   at ``/plugin``, the job directory read-only at ``/job``, the output directory at ``/out``.
@@ -157,6 +161,46 @@ class PluginContractError(Exception):
     """The plugin does not have the shape the spec asks for."""
 
 
+class RPluginError(Exception):
+    """The R plugin stopped: R's own message and call stack, with no rpy2 frames."""
+
+    def __init__(self, message: str, stack: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.stack = "R call stack (most recent call first):\n" + "\n".join(stack) if stack else ""
+
+
+#: Frames kept of a Python traceback (the innermost).
+MAX_FRAMES = 50
+
+
+def failure(exc: BaseException) -> dict[str, str]:
+    """The ``error`` and ``traceback`` a failed run reports, as the plugin's author reads them.
+
+    R: R's message and call stack. Python: the traceback from the plugin's first frame on (the
+    runner's frames that led there say nothing about the plugin), its causes likewise.
+    """
+    if isinstance(exc, RPluginError):
+        return {"error": exc.message, "traceback": exc.stack}
+    report = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    link: traceback.TracebackException | None = report
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        frames = list(link.stack)
+        first = next((i for i, f in enumerate(frames) if _is_plugin_file(f.filename)), len(frames))
+        link.stack = traceback.StackSummary.from_list(frames[first:][-MAX_FRAMES:])
+        link = link.__cause__ or (None if link.__suppress_context__ else link.__context__)
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": "".join(report.format())}
+
+
+def _is_plugin_file(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(PLUGIN.resolve())
+    except (OSError, ValueError):
+        return False
+
+
 def wait_for_job(poll: float = 0.02) -> dict[str, Any]:
     """Block until the host has written the job, then return it."""
     ready = JOB / "ready"
@@ -169,7 +213,7 @@ def load_input(job: dict[str, Any]) -> Any:
     """The ``data`` the plugin receives: a DataFrame, plain JSON, or None when withheld."""
     kind = job.get("data_kind")
     if kind == "frame":
-        return transfer.ipc_to_frame((JOB / "input.arrow").read_bytes())
+        return transfer.read_ipc_file(JOB / str(job.get("input_file", "input.arrow")))
     if kind == "json":
         return job.get("data")
     return None
@@ -244,7 +288,9 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     rest = {k: v for k, v in input_data.items() if k != "data"}
     if frame is not None and not isinstance(frame, pd.DataFrame):
         rest["data"] = frame
-    outcome = ro.globalenv[".omniscope_run"](
+    # ``.omniscope_guarded`` answers list(error, stack) when the plugin stops (see the R file).
+    outcome = ro.globalenv[".omniscope_guarded"](
+        ro.globalenv[".omniscope_run"],
         str(entry_path(job)),
         job["plugin_id"],
         json.dumps(job.get("config", {})),
@@ -253,6 +299,8 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
         not isinstance(frame, pd.DataFrame) and frame is not None,
         progress,
     )
+    if "error" in list(outcome.names):
+        raise RPluginError(str(outcome.rx2("error")[0]), [str(c) for c in outcome.rx2("stack")])
     # ``.omniscope_run`` answers list(json = <result without a frame>, frame = <data.frame|NULL>).
     result = json.loads(outcome.rx2("json")[0])
     if isinstance(result, dict) and ".omniscope_invalid" in result:
@@ -277,15 +325,21 @@ def write_result(payload: dict[str, Any]) -> None:
     os.replace(tmp, OUT / "result.json")
 
 
-def encode_result(result: Any) -> dict[str, Any]:
-    """Split a plugin's result into JSON plus, when ``data`` is a frame, ``data.arrow``."""
+def write_frame_file(frame: pd.DataFrame) -> None:
+    """The one-shot runner's frame sink: ``/out/data.arrow``."""
+    transfer.write_ipc(frame, str(OUT / "data.arrow"))
+
+
+def encode_result(result: Any, write_frame: Any = None) -> dict[str, Any]:
+    """Split a plugin's result into JSON plus, when ``data`` is a frame, the frame written by
+    ``write_frame`` (default: ``/out/data.arrow``)."""
     if not isinstance(result, dict):
         return {"kind": "invalid", "type": type(result).__name__}
     body = dict(result)
     data = body.pop("data", None)
     data_kind = "none" if "data" not in result else "json"
     if isinstance(data, pd.DataFrame):
-        (OUT / "data.arrow").write_bytes(transfer.frame_to_ipc(data))
+        (write_frame or write_frame_file)(data)
         data_kind, data = "frame", None
     return {
         "kind": "dict",
@@ -304,19 +358,22 @@ def peak_memory() -> int:
     return usage * 1024
 
 
-def start_events() -> list[LineTee]:
-    """Open the run's event log and tee stdout/stderr into it; the tees to finish at the end."""
+def start_events(path: Path | None = None) -> list[LineTee]:
+    """Open the run's event log (``path``, default ``/out/events.jsonl``) and tee stdout/stderr
+    into it; the tees to finish at the end."""
     global EVENTS
-    EVENTS = EventLog(OUT / EVENTS_FILE)
+    EVENTS = EventLog(path or OUT / EVENTS_FILE)
     tees = [LineTee(sys.stdout, "stdout", EVENTS), LineTee(sys.stderr, "stderr", EVENTS)]
     sys.stdout, sys.stderr = tees  # type: ignore[assignment]
     return tees
 
 
-def main() -> int:
-    job = wait_for_job()
+def run_job(
+    job: dict[str, Any], events_path: Path | None = None, write_frame: Any = None
+) -> dict[str, Any]:
+    """Run one job and return its result payload (what ``result.json`` holds)."""
     started = time.monotonic()
-    tees = start_events()
+    tees = start_events(events_path)
     try:
         input_data = {
             "data": load_input(job),
@@ -328,15 +385,11 @@ def main() -> int:
             result = run_r(job, input_data)
         else:
             result = run_python(job, input_data)
-        payload = {"status": "succeeded", "result": encode_result(result)}
+        payload = {"status": "succeeded", "result": encode_result(result, write_frame)}
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        payload = {
-            "status": "failed",
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(limit=20),
-        }
+        payload = {"status": "failed", **failure(exc)}
     payload["runner_seconds"] = round(time.monotonic() - started, 4)
     payload["peak_memory_bytes"] = peak_memory()
     for tee in tees:
@@ -344,7 +397,11 @@ def main() -> int:
     EVENTS.close()
     sys.stdout.flush()
     sys.stderr.flush()
-    write_result(payload)
+    return payload
+
+
+def main() -> int:
+    write_result(run_job(wait_for_job()))
     return 0
 
 

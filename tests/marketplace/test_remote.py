@@ -61,7 +61,7 @@ class StubRemote(ThreadingHTTPServer):
 @contextlib.contextmanager
 def running(server: StubRemote) -> Iterator[StubRemote]:
     """``server`` answering in a thread until the block ends."""
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server
@@ -124,10 +124,10 @@ def stub() -> Iterator[StubRemote]:
         yield server
 
 
-def serve_remotes(jp_serverapp: Any, remotes: list[dict[str, Any]], **kwargs: Any) -> Marketplace:
-    """Swap in this server's marketplace configured with ``remotes`` (as the traits would)."""
+def serve_remotes(jp_serverapp: Any, **kwargs: Any) -> Marketplace:
+    """Swap in this server's marketplace built with ``kwargs`` (``remotes``...) as traits would."""
     system = jp_serverapp.web_app.settings["omniscope_system"]
-    market = Marketplace(system._manager, remotes=remotes, **kwargs)
+    market = Marketplace(system._manager, **kwargs)
     system._marketplace = market
     return market
 
@@ -139,7 +139,7 @@ def remotes(
     """This server's marketplace, configured with three remotes."""
     return serve_remotes(
         jp_serverapp,
-        [
+        remotes=[
             {"name": "team", "url": f"http://127.0.0.1:{jp_http_port}{jp_base_url}",
              "token": jp_serverapp.identity_provider.token},
             {"name": "offline", "url": f"http://127.0.0.1:{_closed_port()}/", "token": "t"},

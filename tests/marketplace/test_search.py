@@ -84,11 +84,11 @@ def normalizer(market: Any, package: Callable[..., Path]) -> None:
     market.catalog.publish(package(**NORMALIZER), user="omniscope")
 
 
-@pytest.mark.parametrize("query", NORMALIZER_QUERIES)
 async def test_what_users_type_finds_the_normalizer(
-    api: Any, catalog: None, normalizer: None, query: str
+    api: Any, catalog: None, normalizer: None
 ) -> None:
-    assert await _names(api, query=query) == ["data_normalizer"]
+    for query in NORMALIZER_QUERIES:
+        assert await _names(api, query=query) == ["data_normalizer"], query
 
 
 async def test_language_is_an_exact_filter_and_a_word(

@@ -1,4 +1,8 @@
-"""The marketplace on PostgreSQL: publish, full-text search (GIN index), ratings, reviews."""
+"""The marketplace on PostgreSQL: publish, full-text search (GIN index), ratings, reviews.
+
+Search answers as on SQLite: the search suite's queries, what users type for the normalizer
+and the query syntax of tests/security all run here too.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ import pytest
 from sqlalchemy import text
 
 from omniscope_jupyter.core.lifecycle import PluginManager
-from omniscope_jupyter.errors import InvalidRequest
 from omniscope_jupyter.marketplace import Marketplace
+from omniscope_jupyter.marketplace.search import PG_INDEX_MARK, SearchIndex
 
+from ..marketplace.test_search import NORMALIZER, NORMALIZER_QUERIES
 from ..marketplace.test_search import PLUGINS as SEARCH_PLUGINS
+from ..security.test_marketplace_attacks import QUERY_SYNTAX
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,11 +55,12 @@ def test_search_runs_on_the_gin_expression_index(catalog: Marketplace) -> None:
         index = conn.scalar(text(
             "SELECT indexdef FROM pg_indexes WHERE indexname = 'catalog_plugins_fts'"
         ))
-        assert index is not None and "gin" in index and "to_tsvector" in index
+        assert index is not None and "gin" in index
+        assert "to_tsvector('english'" in index and "to_tsvector('simple'" in index
         # With sequential scans priced out, the planner uses the index for our query's shape:
         # proof that the query's expression is the index's.
         conn.execute(text("SET enable_seqscan = off"))
-        fts = catalog.catalog.index.matches("quantile")
+        fts = catalog.catalog.index.matches(["quantile", "normalise"])
         plan = "\n".join(conn.scalars(text(f"EXPLAIN {_sql(conn, fts)}")))
         assert "catalog_plugins_fts" in plan, plan
 
@@ -76,14 +83,48 @@ def test_a_word_from_a_description_finds_the_plugin(catalog: Marketplace) -> Non
     assert sorted(names(catalog, query="sensor")) == ["drift_watch", "sensor_smoother"]
     assert names(catalog, query="sensor loess") == ["sensor_smoother"]
     assert names(catalog, query="nothing-like-this") == []
-    # Query syntax of either database is text, never an operator.
-    assert names(catalog, query="quantile | pdf") == []
-    assert names(catalog, query="!quantile & (drift:*)") == ["drift_watch"]
-    assert names(catalog, query="'; DROP TABLE catalog_plugins; --") == []
-    # A query of stop words only finds nothing (and is not an error).
+    # Stop words are words as written too ("of" is in two descriptions, "the" in none).
     assert names(catalog, query="the of") == []
-    with pytest.raises(InvalidRequest):
-        catalog.search({"query": "!!!"})
+    assert sorted(names(catalog, query="of")) == ["pdf_report", "sensor_smoother"]
+    assert names(catalog, query="!!!") == []
+    # Category words are indexed (split at "_" like names).
+    assert names(catalog, query="report generation") == ["pdf_report"]
+
+
+def test_query_syntax_is_words_never_an_operator_or_an_error(catalog: Marketplace) -> None:
+    for query, expected in QUERY_SYNTAX:
+        assert sorted(names(catalog, query=query)) == expected, query[:60]
+    with catalog.manager.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM catalog_plugins")) == len(PLUGINS)
+
+
+def test_what_users_type_finds_the_normalizer(
+    catalog: Marketplace, package: Callable[..., Path]
+) -> None:
+    catalog.catalog.publish(package(**NORMALIZER), user="omniscope")
+    for query in NORMALIZER_QUERIES:
+        assert names(catalog, query=query) == ["data_normalizer"], query
+    python = sorted(["data_normalizer", *(p["name"] for p in PLUGINS)])
+    assert sorted(names(catalog, query="python")) == sorted(names(catalog, language="python"))
+    assert sorted(names(catalog, language="Python")) == python
+    assert names(catalog, language="r") == []  # exact: not the prefix "r" of "robust"
+
+
+def test_an_index_of_an_older_definition_is_rebuilt_at_open(catalog: Marketplace) -> None:
+    engine = catalog.manager.engine
+    with engine.begin() as conn:  # the index as an older version created it
+        conn.execute(text("DROP INDEX catalog_plugins_fts"))
+        conn.execute(text("CREATE INDEX catalog_plugins_fts ON catalog_plugins "
+                          "USING gin (to_tsvector('english', search_document))"))
+    SearchIndex(engine)  # what opening the store does
+    with engine.connect() as conn:
+        index = conn.scalar(text(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'catalog_plugins_fts'"
+        ))
+        mark = conn.scalar(text("SELECT obj_description('catalog_plugins_fts'::regclass)"))
+    assert "to_tsvector('simple'" in index and mark == PG_INDEX_MARK
+    assert names(catalog, query="smoothi") == ["sensor_smoother"]
+    SearchIndex(engine)  # and an index of today's definition is left alone
 
 
 def test_relevance_filters_and_paging(catalog: Marketplace) -> None:
@@ -173,5 +214,6 @@ def test_catalog_names_sort_by_code_point_as_on_sqlite(
     published = ["datab", "data1", "data_b", "data_2"]
     for name in published:
         market.catalog.publish(package(name=name, description="Same words"), user="alice")
-    assert names(market) == names(market, query="same words") == sorted(published)
+    # Ties (all ranked alike, or relevance ranks of equal text) are broken by name.
+    assert names(market) == names(market, query="same words", sort="downloads") == sorted(published)
     assert [e["name"] for e in market.catalog.all_entries()] == sorted(published)

@@ -61,6 +61,19 @@ def r_runner() -> Callable[..., str]:
         raise
 
 
+@pytest.fixture(scope="session")
+def image_packages() -> dict[str, str]:
+    """``{name: version}`` of the Python runner image, as the server's scan is given them."""
+    found = docker_r_image()
+    if found is None:
+        missing("Docker with the sandbox runner image (omniplug sandbox build) is not available")
+        raise AssertionError("unreachable")
+    from omniscope_jupyter.sandbox.plugin_image import probe_runner_image
+
+    client, tag = found
+    return dict(probe_runner_image(client, tag)["python_packages"])
+
+
 @pytest.fixture
 def copy_case(tmp_path: Path) -> Callable[[str], Path]:
     """Copy ``corpus/<case>`` to a temporary folder (tests then add modes, links, binaries)."""

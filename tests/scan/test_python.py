@@ -107,3 +107,50 @@ def test_known_bypasses_are_not_caught() -> None:
     report = scan_dir(CORPUS / "py_bypass")
     assert not report.blocking
     assert not report.findings
+
+
+def test_writes_to_in_memory_buffers_are_not_file_writes(tmp_path: Path) -> None:
+    (tmp_path / "p.py").write_text(
+        "import io\nimport sys\n\n\n"
+        "def chart(fig, df, target):\n"
+        "    buf = io.BytesIO()\n"
+        "    fig.savefig(buf, format='png')\n"  # 7
+        "    df.to_csv(io.StringIO(), index=False)\n"  # 8
+        "    df.to_csv(path_or_buf=sys.stdout)\n"  # 9
+        "    with io.StringIO() as text:\n"
+        "        df.to_json(text)\n"  # 11
+        "    fig.savefig(target)\n"  # 12: a parameter may be a path
+        "    buf = 'out.png'\n"
+        "    fig.savefig(buf)\n"  # 14: rebound to a path
+    )
+    report = PackageScanner().scan(tmp_path, {"language": "python", "entry_point": "p.py"})
+    assert located(report) == {("PY102", "p.py", 12), ("PY102", "p.py", 14)}
+
+
+def test_starting_a_process_is_high_in_any_spelling(tmp_path: Path) -> None:
+    """Like os.system: subprocess without a shell, exec/spawn, pty, and spawners handed on."""
+    (tmp_path / "p.py").write_text(
+        "import os\nimport pty\nimport subprocess as sp\nimport multiprocessing\n"
+        "from subprocess import check_output as co\nfrom multiprocessing import Process\n\n\n"
+        "def go():\n"
+        "    sp.run(['ls'])\n"  # 10
+        "    co(['id'])\n"  # 11
+        "    os.execv('/bin/sh', ['sh'])\n"  # 12
+        "    os.posix_spawn('/bin/sh', ['sh'], {})\n"  # 13
+        "    pty.spawn('/bin/sh')\n"  # 14
+        "    Process(target=os.system, args=('id',)).start()\n"  # 15
+        "    multiprocessing.get_context('spawn').set_executable('/bin/sh')\n"  # 16
+        "    try:\n"
+        "        pass\n"
+        "    except sp.CalledProcessError:\n"  # 19: an exception class starts nothing
+        "        pass\n"
+    )
+    report = PackageScanner().scan(tmp_path, {"language": "python", "entry_point": "p.py"})
+    high = {(f.file, f.line) for f in report.findings if f.severity == "HIGH"}
+    assert high == {("p.py", n) for n in (10, 11, 12, 13, 14, 15, 16)}
+    # One HIGH finding per process start: Bandit's where it has one, else ours (PY104).
+    rules = sorted((f.line, f.rule_id) for f in report.findings if f.severity == "HIGH")
+    assert rules == [
+        (10, "B603"), (11, "B603"), (12, "B606"), (13, "PY104"), (14, "PY104"), (15, "PY104"),
+        (16, "PY104"),
+    ]  # fmt: skip

@@ -197,3 +197,17 @@ def test_a_symlinked_output_is_not_followed(
     (tmp_path / "pkg" / "p.R").write_text("x <- 1\n")
     with pytest.raises(RScanError, match="symbolic link"):
         docker_r_runner(script, tmp_path / "pkg", ["p.R"])
+
+
+def test_sourcing_a_file_of_the_package_by_name_is_no_finding(
+    tmp_path: Path, r_runner: Callable[..., str]
+) -> None:
+    """A test script sourcing the plugin sources a scanned file; anything else is R004."""
+    (tmp_path / "p.R").write_text("f <- function() 1\n")
+    (tmp_path / "test_p.R").write_text(
+        'sys.source("p.R", envir = environment())\nsource(path)\nsource("other.R")\n'
+    )
+    report = PackageScanner(r_runner=r_runner).scan(
+        tmp_path, {"language": "r", "entry_point": "p.R"}
+    )
+    assert located(report) == {("R004", "test_p.R", 2), ("R004", "test_p.R", 3)}

@@ -106,3 +106,24 @@ def test_fresher_osv_database(tmp_path: Path, no_network: None, layout: str) -> 
 def test_missing_database_is_a_setup_error(tmp_path: Path) -> None:
     with pytest.raises(VulnDBError, match="does not exist"):
         load_vulndb(tmp_path / "nope.json")
+
+
+def test_an_unpinned_dependency_the_image_provides_is_checked_at_its_version(
+    tmp_path: Path, no_network: None
+) -> None:
+    """The lock takes the runner image's version for it, so that is the version to check."""
+    (tmp_path / "p.py").write_text("x = 1\n")
+    manifest = {
+        "language": "python",
+        "entry_point": "p.py",
+        "dependencies": ["requests", "pandas>=3", "numpy"],
+    }
+    image = {"requests": "2.19.0", "pandas": "2.2.3", "numpy": "2.2.4"}
+    report = PackageScanner(base_packages=lambda: image).scan(tmp_path, manifest)
+    found = {(f.rule_id, f.message.split(": ")[-1]) for f in report.findings}
+    # requests: the image's 2.19.0 is vulnerable; pandas>=3: not the image's, so unknown;
+    # numpy: the image's 2.2.4 has no advisory in the database.
+    assert {r for r, _ in found} == {"DEP001", "DEP002"}
+    [dep001] = [f for f in report.findings if f.rule_id == "DEP001"]
+    assert "requests==2.19.0" in dep001.message and "CVE-2018-18074" in dep001.message
+    assert [m for r, m in found if r == "DEP002"] == ["'pandas>=3'"]

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from omniscope_jupyter.core.lifecycle import PluginManager
 from omniscope_jupyter.errors import InvalidRequest
 from omniscope_jupyter.marketplace import Marketplace
 
@@ -155,17 +156,17 @@ async def test_a_manifest_with_lone_surrogates_publishes_or_is_refused_never_500
     assert status == 200
 
 
-@pytest.mark.parametrize("plugin_id", ["..%2F..%2Fetc", "a%00b", "%C3%A9", "x" * 300])
-async def test_hostile_plugin_ids_in_routes_are_404(api: Any, plugin_id: str) -> None:  # noqa: F811
-    for method, path, body in [
-        ("GET", ("marketplace", "plugins", plugin_id), None),
-        ("GET", ("marketplace", "plugins", plugin_id, "versions", "1.0.0", "archive"), None),
-        ("POST", (plugin_id, "rate"), {"rating": 5}),
-        ("POST", (plugin_id, "review"), {"text": "hi"}),
-        ("GET", (plugin_id, "reviews"), None),
-    ]:
-        status, payload = await api(method, *path, body=body)
-        assert_error(status, payload, 404, "No plugin named")
+async def test_hostile_plugin_ids_in_routes_are_404(api: Any) -> None:  # noqa: F811
+    for plugin_id in ["..%2F..%2Fetc", "a%00b", "%C3%A9", "x" * 300, "my_plugin%0a"]:
+        for method, path, body in [
+            ("GET", ("marketplace", "plugins", plugin_id), None),
+            ("GET", ("marketplace", "plugins", plugin_id, "versions", "1.0.0", "archive"), None),
+            ("POST", (plugin_id, "rate"), {"rating": 5}),
+            ("POST", (plugin_id, "review"), {"text": "hi"}),
+            ("GET", (plugin_id, "reviews"), None),
+        ]:
+            status, payload = await api(method, *path, body=body)
+            assert_error(status, payload, 404, "No plugin named")
 
 
 def test_catalog_paths_refuse_what_is_not_a_name_and_version(market: Marketplace) -> None:  # noqa: F811
@@ -200,16 +201,28 @@ def capture() -> Iterator[StubRemote]:
         yield server
 
 
+def _evil_config(evil: StubRemote) -> dict[str, Any]:
+    return {
+        "remotes": [{"name": "evil", "url": evil.url, "token": "evil-token"}],
+        "remote_timeout": DEADLINE,
+        "remote_download_timeout": DEADLINE,
+        "remote_max_answer_bytes": MAX_ANSWER,
+        "remote_max_archive_bytes": MAX_ARCHIVE,
+    }
+
+
 @pytest.fixture
 def evil_market(jp_serverapp: Any, evil: StubRemote) -> Marketplace:
-    return serve_remotes(
-        jp_serverapp,
-        [{"name": "evil", "url": evil.url, "token": "evil-token"}],
-        remote_timeout=DEADLINE,
-        remote_download_timeout=DEADLINE,
-        remote_max_answer_bytes=MAX_ANSWER,
-        remote_max_archive_bytes=MAX_ARCHIVE,
-    )
+    """The test server's marketplace with ``evil`` as its one remote (small caps, 1 s)."""
+    return serve_remotes(jp_serverapp, **_evil_config(evil))
+
+
+@pytest.fixture
+def evil_core(tmp_path: Path, evil: StubRemote) -> Iterator[Marketplace]:
+    """The same marketplace core without a server, for what is measured in this thread."""
+    manager = PluginManager(tmp_path / "core")
+    yield Marketplace(manager, **_evil_config(evil))
+    manager.close()
 
 
 def _send(h: Any, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -229,33 +242,37 @@ def _status_of(body: dict[str, Any], source: str = "evil") -> dict[str, Any]:
     return found
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        "http://127.0.0.2:{port}/",
-        "https://169.254.169.254/latest/meta-data/",
-        "//127.0.0.2:{port}",
-        "HTTP://127.0.0.2:{port}/",
-        "file:///etc/passwd",
-        "127.0.0.2:{port}",
-        "evil/../127.0.0.2",
-        "evil ",
-        {"url": "http://127.0.0.2:{port}/"},
-        ["evil"],
-        7,
-    ],
-)
+#: What a request might put in ``source`` to pick a host ({port}: the capture server's).
+SSRF_SOURCES: list[Any] = [
+    "http://127.0.0.2:{port}/",
+    "https://169.254.169.254/latest/meta-data/",
+    "//127.0.0.2:{port}",
+    "HTTP://127.0.0.2:{port}/",
+    "file:///etc/passwd",
+    "127.0.0.2:{port}",
+    "evil/../127.0.0.2",
+    "evil ",
+    {"url": "http://127.0.0.2:{port}/"},
+    ["evil"],
+    7,
+]
+
+
 async def test_a_request_cannot_name_a_url_or_host_as_source(
-    api: Any, evil_market: Marketplace, evil: StubRemote, capture: StubRemote, source: Any  # noqa: F811
+    api: Any, evil_market: Marketplace, evil: StubRemote, capture: StubRemote  # noqa: F811
 ) -> None:
     port = capture.server_address[1]
-    if isinstance(source, str):
-        source = source.format(port=port)
-    elif isinstance(source, dict):
-        source = {"url": source["url"].format(port=port)}
+    for source in SSRF_SOURCES:
+        if isinstance(source, str):
+            source = source.format(port=port)
+        elif isinstance(source, dict):
+            source = {"url": source["url"].format(port=port)}
+        status, body = await api("POST", "marketplace", "install",
+                                 body={"name": "my_plugin", "source": source})
+        assert_error(status, body, 400, "source")
     status, body = await api("POST", "marketplace", "install",
-                             body={"name": "my_plugin", "source": source})
-    assert_error(status, body, 400, "source")
+                             body={"name": "my_plugin", "source": capture.url})
+    assert_error(status, body, 400, "never a URL")
     assert capture.seen_paths == [] and evil.seen_paths == []
 
 
@@ -299,20 +316,22 @@ async def test_links_in_remote_results_are_never_followed(
     assert capture.seen_paths == []
 
 
-@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
 async def test_a_redirect_to_another_host_is_refused_and_the_token_stays_home(
-    api: Any, evil_market: Marketplace, evil: StubRemote, capture: StubRemote, code: int  # noqa: F811
+    api: Any, evil_market: Marketplace, evil: StubRemote, capture: StubRemote  # noqa: F811
 ) -> None:
-    evil.respond = lambda h: _send(h, code, b"", {"Location": capture.url + h.path.lstrip("/")})
-    body = await _search(api)
-    error = _status_of(body)["error"]
-    assert _status_of(body)["ok"] is False
-    assert "redirected to another host" in error or f"HTTP {code}" in error
-    status, payload = await api("POST", "marketplace", "install",
-                                body={"name": "my_plugin", "source": "evil"})
-    assert_error(status, payload, 502, "evil")
+    for code in (301, 302, 303, 307, 308):
+        evil.respond = lambda h, code=code: _send(
+            h, code, b"", {"Location": capture.url + h.path.lstrip("/")}
+        )
+        status = _status_of(await _search(api))
+        assert status["ok"] is False
+        assert status["error"] == f"redirected to another host ({capture.url}api/plugins/" \
+            "marketplace/search); not followed", code
+        got, payload = await api("POST", "marketplace", "install",
+                                 body={"name": "my_plugin", "source": "evil"})
+        assert_error(got, payload, 502, "evil: redirected to another host")
     assert capture.seen_auth == []
-    assert evil.seen_auth == ["token evil-token"] * 2
+    assert evil.seen_auth == ["token evil-token"] * 10
 
 
 async def test_a_redirect_within_the_remote_is_followed_with_its_token(
@@ -353,21 +372,23 @@ def _drip(where: str) -> Callable[[Any], None]:
     return respond
 
 
-@pytest.mark.parametrize("where", ["headers", "body"])
 async def test_a_dripping_remote_is_reported_within_the_deadline(
-    api: Any, evil_market: Marketplace, evil: StubRemote, where: str  # noqa: F811
+    api: Any, evil_market: Marketplace, evil: StubRemote  # noqa: F811
 ) -> None:
-    evil.respond = _drip(where)
-    started = time.monotonic()
-    body = await _search(api)
-    assert time.monotonic() - started < DEADLINE + 1.5
-    assert _status_of(body) == {"source": "evil", "url": evil.url.rstrip("/"), "ok": False,
-                                "error": f"no complete answer within {DEADLINE:g} s", "total": 0}
-    started = time.monotonic()
-    status, payload = await api("POST", "marketplace", "install",
-                                body={"name": "my_plugin", "source": "evil"})
-    assert_error(status, payload, 502, "no complete answer within")
-    assert time.monotonic() - started < DEADLINE + 1.5
+    for where in ("headers", "body"):
+        evil.respond = _drip(where)
+        started = time.monotonic()
+        body = await _search(api)
+        assert time.monotonic() - started < DEADLINE + 1.0, where
+        assert _status_of(body) == {
+            "source": "evil", "url": evil.url.rstrip("/"), "ok": False,
+            "error": f"no complete answer within {DEADLINE:g} s", "total": 0,
+        }
+        started = time.monotonic()
+        status, payload = await api("POST", "marketplace", "install",
+                                    body={"name": "my_plugin", "source": "evil"})
+        assert_error(status, payload, 502, "no complete answer within")
+        assert time.monotonic() - started < DEADLINE + 1.0, where
 
 
 HUGE = 110 * 1024 * 1024
@@ -395,13 +416,13 @@ def _flood(declared: bool, sent: list[int]) -> Callable[[Any], None]:
 
 @pytest.mark.parametrize("declared", [True, False])
 def test_a_huge_answer_is_reported_and_read_only_up_to_the_cap(
-    evil_market: Marketplace, evil: StubRemote, declared: bool
+    evil_core: Marketplace, evil: StubRemote, declared: bool
 ) -> None:
     sent = [0]
     evil.respond = _flood(declared, sent)
     tracemalloc.start()
     try:
-        answer = evil_market.search({"query": "x"})  # in this thread: its memory is traced
+        answer = evil_core.search({"query": "x"})
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -435,36 +456,38 @@ async def test_an_archive_over_the_cap_is_refused_and_removed(
     assert list((store_dir / "staging").iterdir()) == []
 
 
-@pytest.mark.parametrize(
-    "details, fragment",
-    [
-        ({"latest_version": "../../../../../../tmp/pwned", "versions_detail": []},
-         "latest_version '../../../../../../tmp/pwned' is not a version"),
-        ({"name": "../../pwned", "latest_version": "1.0.0", "versions_detail": []},
-         "it describes '../../pwned'"),
-        ({"latest_version": "1.0.0", "versions_detail": "1.0.0"}, "versions_detail is not a list"),
-        ({"latest_version": "1.0.0", "versions_detail": [{"version": "1.0.0", "sha256": 5}]},
-         "sha256 of 1.0.0 is not 64 hex digits"),
-        ({"latest_version": "1.0.0",
-          "versions_detail": [{"version": "1.0.0", "sha256": "../" * 30}]},
-         "sha256 of 1.0.0 is not 64 hex digits"),
-    ],
-)
+PROBE = "omniscope-escape-probe"
+#: A remote's plugin details that try to steer a path or URL, and what the 502 says.
+HOSTILE_DETAILS: list[tuple[dict[str, Any], str]] = [
+    ({"latest_version": f"../../../../../../tmp/{PROBE}", "versions_detail": []},
+     f"{PROBE}' is not a version"),
+    ({"name": f"../../{PROBE}", "latest_version": "1.0.0", "versions_detail": []},
+     f"it describes '../../{PROBE}'"),
+    ({"latest_version": "1.0.0", "versions_detail": "1.0.0"}, "versions_detail is not a list"),
+    ({"latest_version": "1.0.0", "versions_detail": [{"version": "1.0.0", "sha256": 5}]},
+     "sha256 of 1.0.0 is not 64 hex digits"),
+    ({"latest_version": "1.0.0",
+      "versions_detail": [{"version": "1.0.0", "sha256": f"../../{PROBE}"}]},
+     "sha256 of 1.0.0 is not 64 hex digits"),
+]
+
+
 async def test_remote_details_cannot_steer_paths_or_urls(
     api: Any, evil_market: Marketplace, evil: StubRemote, tmp_path: Path,  # noqa: F811
-    store_dir: Path, details: dict[str, Any], fragment: str,
+    store_dir: Path,
 ) -> None:
-    evil.respond = lambda h: _send_json(h, details)
-    status, payload = await api("POST", "marketplace", "install",
-                                body={"name": "my_plugin", "source": "evil"})
-    assert_error(status, payload, 502, "malformed description of my_plugin", fragment)
+    for details, fragment in HOSTILE_DETAILS:
+        evil.respond = lambda h, details=details: _send_json(h, details)
+        status, payload = await api("POST", "marketplace", "install",
+                                    body={"name": "my_plugin", "source": "evil"})
+        assert_error(status, payload, 502, "malformed description of my_plugin", fragment)
     assert [p for p in evil.seen_paths if "archive" in p] == []
     assert list((store_dir / "staging").iterdir()) == []
-    assert _found(tmp_path, "*pwned*") == _found(Path("/tmp"), "pwned*") == []
+    assert _found(tmp_path, f"**/*{PROBE}*") == _found(Path("/tmp"), f"*{PROBE}*") == []
 
 
 def _found(root: Path, pattern: str) -> list[Path]:
-    return list(root.rglob(pattern))
+    return list(root.glob(pattern))
 
 
 async def test_a_traversal_name_is_refused_before_asking_the_remote(
@@ -561,3 +584,16 @@ async def test_review_text_and_user_names_are_stored_and_answered_as_text(
     assert listing["rating"] == {"average": 4.0, "count": 1}
     body = await _search(api, query="drift")
     assert body["results"][0]["rating"]["count"] == 1
+
+
+async def test_hostile_json_bodies_are_400_not_500(api: Any) -> None:  # noqa: F811
+    for raw, status in [
+        (b'{"page": ' + b"9" * 5000 + b"}", 400),
+        (b'{"query": ' + b"[" * 100_000 + b"}", 400),
+        (b'{"page": 1e999}', 400),
+        (b'{"query": NaN}', 400),
+        (b'{"query": "\\ud800 quantile"}', 200),
+        (b'{"query": "x", "tags": ["\\udfff"]}', 400),
+    ]:
+        got, payload = await api("POST", "marketplace", "search", body=raw)
+        assert got == status, (raw[:30], payload)
