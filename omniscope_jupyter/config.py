@@ -35,7 +35,7 @@ from .sandbox.executions import ExecutionService
 from .sandbox.firewall import FirewallPolicy
 from .sandbox.runner import SandboxRunner
 from .sandbox.runner_image import runner_image_facts
-from .sandbox.settings import SandboxSettings, owner_for
+from .sandbox.settings import SandboxSettings, owner_for, run_dir_for
 from .scan.scanner import PackageScanner
 from .stages import DependencyStage, ScanStage
 
@@ -185,6 +185,48 @@ class OmniscopeConfig(Configurable):
         _SANDBOX.max_concurrent_runs,
         help="Runs this process executes at once; more wait as 'queued' (the API stays free).",
     ).tag(config=True)
+    sandbox_max_queued_per_user = Int(
+        _SANDBOX.max_queued_per_user,
+        help="Runs one user may have queued in this process; one more is refused with 429.",
+    ).tag(config=True)
+    sandbox_max_queued = Int(
+        _SANDBOX.max_queued,
+        help="Runs all users together may have queued in this process; beyond: 429.",
+    ).tag(config=True)
+    sandbox_pool_size = Int(
+        _SANDBOX.pool_size,
+        help="Warm sandbox containers (runner started, pandas imported) kept ready per image, "
+        "language and permission profile; 0 starts every plugin's first container on demand.",
+    ).tag(config=True)
+    sandbox_pool_max_containers = Int(
+        _SANDBOX.pool_max_containers,
+        help="Most sandbox containers this process keeps (warm, bound to a plugin and user, "
+        "running); the longest-idle one is retired to make room.",
+    ).tag(config=True)
+    sandbox_pool_idle_seconds = Float(
+        _SANDBOX.pool_idle_seconds,
+        help="A container bound to a plugin version and user retires after this long unused.",
+    ).tag(config=True)
+    sandbox_out_size = Unicode(
+        _SANDBOX.out_size, help="Size cap of a run's /out (a tmpfs in the container)."
+    ).tag(config=True)
+    sandbox_out_files = Int(
+        _SANDBOX.out_files, help="Most files (inodes) a run's /out and /tmp may each hold."
+    ).tag(config=True)
+    sandbox_max_json_answer_bytes = Int(
+        _SANDBOX.max_json_answer_bytes,
+        help="A result frame larger than this as JSON is left out of a JSON answer (with a "
+        "warning); ask for Arrow (Accept: application/vnd.apache.arrow.stream) instead.",
+    ).tag(config=True)
+    sandbox_volume_check_seconds = Float(
+        _SANDBOX.volume_check_seconds,
+        help="Seconds the post-run size check of a file_system plugin's /data may take.",
+    ).tag(config=True)
+    sandbox_run_dir = Unicode(
+        "",
+        help="Private folder of the sandbox's run folders (mounted into containers, so its path "
+        "is visible to plugins). Empty: <system temp dir>/omniscope-<store hash>.",
+    ).tag(config=True)
     sandbox_max_output_decoded_bytes = Int(
         _SANDBOX.max_output_decoded_bytes,
         help="A run's Arrow output is refused, before decoding, past this decoded size.",
@@ -238,6 +280,7 @@ class OmniscopeConfig(Configurable):
     def sandbox_settings(self) -> SandboxSettings:
         """The sandbox limits from the traits; containers are labelled with this store's owner."""
         data_dir = Path(self.data_dir)
+        owner = owner_for(data_dir)
         extra: dict[str, Any] = {}
         if self.sandbox_cache_dir:
             extra["cache_dir"] = Path(self.sandbox_cache_dir)
@@ -257,8 +300,17 @@ class OmniscopeConfig(Configurable):
             firewall=self.sandbox_firewall,
             network_allow=tuple(self.sandbox_network_allow),
             image_mode=self.sandbox_image_mode,
-            work_dir=data_dir / "runs",
-            owner=owner_for(data_dir),
+            max_queued_per_user=self.sandbox_max_queued_per_user,
+            max_queued=self.sandbox_max_queued,
+            pool_size=self.sandbox_pool_size,
+            pool_max_containers=self.sandbox_pool_max_containers,
+            pool_idle_seconds=self.sandbox_pool_idle_seconds,
+            out_size=self.sandbox_out_size,
+            out_files=self.sandbox_out_files,
+            max_json_answer_bytes=self.sandbox_max_json_answer_bytes,
+            volume_check_seconds=self.sandbox_volume_check_seconds,
+            work_dir=Path(self.sandbox_run_dir) if self.sandbox_run_dir else run_dir_for(owner),
+            owner=owner,
             **extra,
         )
 

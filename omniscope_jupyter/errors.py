@@ -80,3 +80,9 @@ class RemoteUnavailable(PluginError):
     """A remote marketplace could not be reached or answered an error (502)."""
 
     status = 502
+
+
+class TooManyRequests(PluginError):
+    """Too many runs are queued, for this user or for the server (429); retry later."""
+
+    status = 429

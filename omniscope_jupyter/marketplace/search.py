@@ -149,7 +149,8 @@ def _fts_prefix(word: str) -> str:
 def _latest_manifests(s: Session) -> Iterator[tuple[CatalogPlugin, dict[str, Any]]]:
     """Each catalog plugin with its newest version's manifest (what the index holds)."""
     for plugin in s.scalars(select(CatalogPlugin)):
-        yield plugin, next(v.manifest for v in plugin.versions if v.version == plugin.latest_version)
+        latest = next(v for v in plugin.versions if v.version == plugin.latest_version)
+        yield plugin, latest.manifest
 
 
 def _fts_exists(conn: Connection, table: str) -> str | None:
@@ -224,7 +225,10 @@ class SearchIndex:
         values = ", ".join(f":{c}" for c in FTS_COLUMNS)
         for table in FTS_DDL:
             s.execute(
-                text(f"INSERT INTO {table} (plugin_name, {columns}) VALUES (:plugin_name, {values})"),
+                text(
+                    f"INSERT INTO {table} (plugin_name, {columns}) "
+                    f"VALUES (:plugin_name, {values})"
+                ),
                 {"plugin_name": name, **fts_fields(manifest)},
             )
 

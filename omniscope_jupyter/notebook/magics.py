@@ -26,8 +26,10 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 from traitlets import Bool, Enum, Unicode, observe
 
+from .. import archive
 from ..core.system import PluginSystem
 from ..errors import PluginError
+from ..manifest import read_manifest
 from ..scan.cli import format_report
 from .client import METADATA_KEY, PluginBackend, PluginResult, RunHandle, as_backend, connect
 from .forms import parse_mapping
@@ -44,7 +46,7 @@ _PLUGIN_COMMANDS = frozenset(
 #: The subcommands, in the order ``build_parser`` adds them.
 COMMANDS = [
     "list", "search", "info", "enable", "disable", "uninstall", "install", "update", "rollback",
-    "run", "executions", "show", "rerun", "new", "scan", "marketplace", "form",
+    "run", "executions", "show", "rerun", "new", "scan", "pack", "marketplace", "form",
 ]  # fmt: skip
 _SUMMARY_COLUMNS = ["name", "version", "language", "enabled", "category", "description"]
 _RUN_COLUMNS = ["execution_id", "version", "status", "started_at", "duration_ms", "parameters"]
@@ -151,6 +153,9 @@ def build_parser() -> _Parser:
     p.add_argument("--category")
     p.add_argument("--extension-point", action="append", help="repeatable")
     sub.add_parser("scan", help="security-scan a folder or .tar.gz").add_argument("path")
+    p = sub.add_parser("pack", help="pack a plugin folder as .tar.gz (as tar -czf would)")
+    p.add_argument("folder")
+    p.add_argument("-o", "--output", help="default: <folder name>-<version>.tar.gz beside it")
     sub.add_parser("marketplace", help="the marketplace panel")
     p = sub.add_parser("form", help="a form to run a plugin, from its config schema")
     p.add_argument("plugin")
@@ -214,7 +219,7 @@ class OmniplugMagics(Magics):
     def omniplug(self, line: str, cell: str | None = None) -> Any:
         """%omniplug list | search Q | info P | install SRC | enable P | disable P | update P [V] |
         rollback P [V] -r WHY | uninstall P | run P DF [-p k=v] [-o VAR] | executions P |
-        show ID | rerun ID [DF] | new NAME | scan PATH | marketplace | form P [DF]"""
+        show ID | rerun ID [DF] | new NAME | scan PATH | pack DIR | marketplace | form P [DF]"""
         try:
             words = shlex.split(line)
         except ValueError as e:
@@ -314,6 +319,14 @@ class OmniplugMagics(Magics):
     def _scan(self, args: argparse.Namespace, cell: str | None) -> Shown:
         result = self.client.scan(Path(args.path).expanduser())
         return Shown(result, f"{result['name']} {result['version']}\n{format_report(result['report'])}")
+
+    def _pack(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
+        folder = Path(args.folder).expanduser()
+        manifest = read_manifest(folder)
+        default = folder.resolve().parent / f"{manifest['name']}-{manifest['version']}.tar.gz"
+        out = Path(args.output).expanduser() if args.output else default
+        archive.pack(folder, out)
+        return {"name": manifest["name"], "version": manifest["version"], "archive": str(out)}
 
     def _marketplace(self, args: argparse.Namespace, cell: str | None) -> None:
         from .widgets import MarketplacePanel

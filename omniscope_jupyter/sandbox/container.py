@@ -30,8 +30,9 @@ from .settings import SandboxSettings
 
 log = logging.getLogger(__name__)
 
-#: Every run container carries this label (value: the execution id), ``OWNER_LABEL`` (the
-#: store) and ``PROCESS_LABEL`` (``host:pid:start`` of the process that started it).
+#: Every sandbox container carries this label (value: its pool token, the name of its run
+#: folder; a run's record names it while it runs), ``OWNER_LABEL`` (the store) and
+#: ``PROCESS_LABEL`` (``host:pid:start`` of the process that started it).
 RUN_LABEL = "omniscope.run"
 OWNER_LABEL = "omniscope.owner"
 PROCESS_LABEL = "omniscope.process"
@@ -149,49 +150,40 @@ def is_gvisor(runtime: str) -> bool:
     return runtime == "runsc" or runtime.startswith("runsc-")
 
 
+#: The runner of a pooled container: its PID 1 (``sandbox/runner/omniscope_sandbox.py``).
+RUNNER_COMMAND = ["python3", "/opt/omniscope/omniscope_sandbox.py"]
+#: SysV message queues, shared memory and POSIX message queues outlive the process that made
+#: them: a pooled container (one per plugin version and user, several runs) allows none.
+NO_IPC_SYSCTLS = {"kernel.msgmni": "0", "kernel.shmmni": "0", "fs.mqueue.queues_max": "0"}
+#: Mount options of the container's writable tmpfs folders.
+SCRATCH = "rw,nosuid,nodev,noexec"
+
+
 @dataclass(frozen=True)
 class Mounts:
-    """Host directories of one run: plugin files (read-only), job (read-only), output."""
+    """Host directories of a one-shot container: plugin files (read-only), job (read-only),
+    output."""
 
     plugin_dir: Path
     job_dir: Path
     out_dir: Path
 
 
-def container_options(
-    *,
-    execution_id: str,
-    plugin_id: str,
-    image: str,
-    permissions: set[str] | frozenset[str],
-    mounts: Mounts,
-    settings: SandboxSettings,
+def hardened_options(
+    *, image: str, labels: dict[str, str], network: bool, settings: SandboxSettings
 ) -> dict[str, Any]:
-    """Keyword arguments for ``containers.create``: the same hardening on every run."""
-    volumes: dict[str, dict[str, str]] = {
-        str(mounts.plugin_dir): {"bind": "/plugin", "mode": "ro"},
-        str(mounts.job_dir): {"bind": "/job", "mode": "ro"},
-        str(mounts.out_dir): {"bind": "/out", "mode": "rw"},
-    }
-    if "file_system" in permissions:
-        volumes[volume_name(settings.owner, plugin_id)] = {"bind": DATA_DIR, "mode": "rw"}
+    """The hardening every sandbox container gets, whatever it runs."""
     gvisor = is_gvisor(settings.runtime)
     return {
         "image": image,
-        "command": ["python3", "/opt/omniscope/omniscope_runner.py"],
         "user": "65534:65534",
         "working_dir": "/tmp",
         "environment": dict(RUN_ENV),
-        "labels": {
-            RUN_LABEL: execution_id,
-            OWNER_LABEL: settings.owner,
-            PROCESS_LABEL: process_identity(),
-            PLUGIN_LABEL: plugin_id,
-        },
+        "labels": {**labels, OWNER_LABEL: settings.owner, PROCESS_LABEL: process_identity()},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "read_only": True,
-        "network_mode": SANDBOX_NETWORK if "network" in permissions else "none",
+        "network_mode": SANDBOX_NETWORK if network else "none",
         "pids_limit": settings.pids * (GVISOR_HOST_PIDS_FACTOR if gvisor else 1),
         "mem_limit": settings.memory,
         "memswap_limit": settings.memory,
@@ -203,16 +195,91 @@ def container_options(
             # Enforced by gVisor's own kernel, inside the sandbox only (see the factor above).
             *([Ulimit(name="nproc", soft=settings.pids, hard=settings.pids)] if gvisor else []),
         ],
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={settings.tmpfs_size},mode=1777"},
+        "tmpfs": {
+            "/tmp": f"{SCRATCH},size={settings.tmpfs_size},nr_inodes={settings.out_files},mode=1777"
+        },
         "init": True,
         "log_config": LogConfig(
             type="json-file",
             config={"max-size": str(max(settings.log_cap_bytes * 2, 64 * 1024)), "max-file": "1"},
         ),
-        "volumes": volumes,
         "hostname": "sandbox",
         "runtime": settings.runtime,
         "detach": True,
+    }
+
+
+def container_options(
+    *,
+    execution_id: str,
+    plugin_id: str,
+    image: str,
+    permissions: set[str] | frozenset[str],
+    mounts: Mounts,
+    settings: SandboxSettings,
+) -> dict[str, Any]:
+    """Keyword arguments for ``containers.create`` of a one-shot container (the R scan's)."""
+    volumes: dict[str, dict[str, str]] = {
+        str(mounts.plugin_dir): {"bind": "/plugin", "mode": "ro"},
+        str(mounts.job_dir): {"bind": "/job", "mode": "ro"},
+        str(mounts.out_dir): {"bind": "/out", "mode": "rw"},
+    }
+    if "file_system" in permissions:
+        volumes[volume_name(settings.owner, plugin_id)] = {"bind": DATA_DIR, "mode": "rw"}
+    labels = {RUN_LABEL: execution_id, PLUGIN_LABEL: plugin_id}
+    options = hardened_options(
+        image=image, labels=labels, network="network" in permissions, settings=settings
+    )
+    return {
+        **options,
+        "command": ["python3", "/opt/omniscope/omniscope_runner.py"],
+        "volumes": volumes,
+    }
+
+
+def pool_options(
+    *,
+    token: str,
+    image: str,
+    language: str,
+    network: bool,
+    job_dir: Path,
+    settings: SandboxSettings,
+    volume: str | None = None,
+    plugin_id: str | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``containers.create`` of a pooled container (``pool.py``).
+
+    It is started before it knows its plugin: only the ``network`` and ``file_system``
+    permissions (``volume``, the plugin's ``/data``) shape its options. Its one host folder
+    ``job_dir`` (named by ``token``, a random name: it shows in the container's
+    ``/proc/self/mountinfo``) is mounted read-only at ``/job`` (the control socket, each run's
+    input) and its ``plugin`` subfolder at ``/plugin`` (the bound plugin's files, copied in at
+    binding). ``/out`` and ``/tmp`` are size- and inode-capped tmpfs inside the container, so
+    nothing a plugin writes reaches the host's disk. The runner is the container's init
+    (Docker's ``init`` is off, see the runner's docstring), and the container removes itself
+    when it exits.
+    """
+    (job_dir / "plugin").mkdir(mode=0o755, exist_ok=True)
+    volumes: dict[str, dict[str, str]] = {
+        str(job_dir): {"bind": "/job", "mode": "ro"},
+        str(job_dir / "plugin"): {"bind": "/plugin", "mode": "ro"},
+    }
+    if volume is not None:
+        volumes[volume] = {"bind": DATA_DIR, "mode": "rw"}
+    labels = {RUN_LABEL: token, **({PLUGIN_LABEL: plugin_id} if plugin_id else {})}
+    options = hardened_options(image=image, labels=labels, network=network, settings=settings)
+    out = f"{SCRATCH},size={settings.out_size},nr_inodes={settings.out_files}"
+    return {
+        **options,
+        "command": [*RUNNER_COMMAND, language],
+        "volumes": volumes,
+        "tmpfs": {**options["tmpfs"], "/out": f"{out},uid=65534,gid=65534,mode=0700"},
+        # The runner is PID 1: the kernel then keeps the plugin's signals off it.
+        "init": False,
+        # gVisor applies its own IPC limits; the runner checks SysV IPC after each run anyway.
+        "sysctls": {} if is_gvisor(settings.runtime) else dict(NO_IPC_SYSCTLS),
+        "auto_remove": True,
     }
 
 
@@ -266,6 +333,6 @@ def not_orphan(labels: dict[str, str]) -> bool:
     return identity != process_identity() and is_alive(identity)
 
 
-def find_run(client: docker.DockerClient, execution_id: str) -> list[Any]:
-    """The containers of one run, whichever process started it."""
-    return list(client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={execution_id}"}))
+def find_container(client: docker.DockerClient, token: str) -> list[Any]:
+    """The container labelled ``token`` (a pool slot's), whichever process started it."""
+    return list(client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={token}"}))

@@ -8,9 +8,12 @@ with a growing ``seq`` and ``t`` (seconds since the job started) and a ``type``:
   (R: ``omniscope_progress(0.4, "fitting")``);
 * ``truncated``: the runner's cap was reached; it wrote nothing after this.
 
-The host reads the file as it grows, straight from the run's output directory, with the care it
-gives the result: no link followed, a regular file only, a byte cap, and every field re-checked
-(an unknown type or a malformed line is dropped). Events are only ever shown, never acted on.
+Two ways in, one parser: the one-shot runner appends the lines to its ``/out`` file, which the
+host reads as it grows (``poll``: no link followed, a regular file only, a byte cap); a runner
+that forwards them (the pooled sandbox's events pipe) hands the text to ``feed`` as it comes,
+in chunks that may cut lines. Either way every field is re-checked (an unknown type or a
+malformed line is dropped) and at most ``MAX_EVENTS_BYTES`` are taken. Events are only ever
+shown, never acted on.
 """
 
 from __future__ import annotations
@@ -81,23 +84,34 @@ class EventTail:
         self._lock = threading.Lock()
 
     def poll(self) -> list[dict[str, Any]]:
-        """Read what was appended since the last poll; return the new events."""
+        """Read what was appended to the file since the last poll; return the new events."""
         with self._lock:
-            chunk = self._read()
-            if not chunk:
-                return []
-            lines = (self._partial + chunk).split(b"\n")
-            self._partial = lines.pop()
-            new = []
-            for line in lines:
-                try:
-                    event = clean_event(json.loads(line.decode("utf-8")))
-                except (UnicodeDecodeError, json.JSONDecodeError):
-                    event = None
-                if event is not None and (not self.events or event["seq"] > self.events[-1]["seq"]):
-                    new.append(event)
-            self.events = (self.events + new)[-KEPT_EVENTS:]
-            return new
+            return self._take(self._read())
+
+    def feed(self, text: str | bytes) -> list[dict[str, Any]]:
+        """Take forwarded event text (any chunk of the JSON lines); return the new events."""
+        chunk = text.encode("utf-8") if isinstance(text, str) else text
+        with self._lock:
+            chunk = chunk[: max(0, MAX_EVENTS_BYTES - self._offset)]
+            self._offset += len(chunk)
+            return self._take(chunk)
+
+    def _take(self, chunk: bytes) -> list[dict[str, Any]]:
+        if not chunk:
+            return []
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        new: list[dict[str, Any]] = []
+        for line in lines:
+            try:
+                event = clean_event(json.loads(line.decode("utf-8")))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                event = None
+            last = new[-1]["seq"] if new else (self.events[-1]["seq"] if self.events else 0)
+            if event is not None and event["seq"] > last:
+                new.append(event)
+        self.events = (self.events + new)[-KEPT_EVENTS:]
+        return new
 
     def since(self, after: int) -> list[dict[str, Any]]:
         """Kept events with ``seq`` above ``after`` (after a ``poll``)."""

@@ -4,14 +4,18 @@ The REST handlers call the coroutines (``execute``, ``get``, ``cancel``, ``list_
 notebook magics call the blocking ``run`` / ``run_frame``. Docker and database calls block, so
 the coroutines push them to worker threads and the server's event loop never waits on them.
 
-Runs (and per-plugin image builds) get their own pool of ``max_concurrent_runs`` threads: a run
-holds its thread for up to the timeout, and on asyncio's default executor a few sleeping
-plugins would starve every other request. A run beyond the pool's size waits as ``queued``.
+Runs (and per-plugin image builds) get their own ``max_concurrent_runs`` threads: a run holds
+its thread for up to the timeout, and on asyncio's default executor a few sleeping plugins would
+starve every other request. A run beyond them waits as ``queued`` in a queue that serves users
+round-robin (``scheduling.FairQueue``: one user's hundred queued runs do not starve another's),
+capped per user and in total (429 beyond), with its input spooled to disk meanwhile; its record
+shows its place (``queue: {position, length}``).
 
 Server, CLI and kernels may share a store. Each record names the process running it
 (``Execution.runner``); only that process's death makes it stale, and a cancel reaches any
 process's run: queued runs are cancelled in the record, running ones are flagged in the record
-and their container is killed through Docker by its run label.
+and stopped: this process's through their container's channel, another's by killing the
+container the record names (``sandbox``, its pool token).
 
 Answers carry a result DataFrame in pandas' "split" layout, ``{"columns", "index", "data"}``
 (rows as lists), which keeps column order and the index and is accepted back as ``input_data``.
@@ -27,15 +31,16 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import docker.errors
 import pandas as pd
+import pyarrow as pa
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..answers import row_answer
@@ -45,12 +50,14 @@ from .container import ensure_network, short_error, volume_name
 from .contracts import check_outcome, result_kind
 from .dependencies import PLUGIN_IMAGE_REPO, build_plugin_image
 from .events import EventTail, events_path, live_summary
-from .jobs import PluginTarget, build_request
+from .jobs import PluginTarget, body_from_query, build_request, frame_from_arrow
+from .pool import owned_dir
 from .processes import is_alive, process_identity
 from .provenance import stamp
-from .runner import RunOutcome, RunRequest, SandboxRunner
+from .runner import RunOutcome, RunRequest, RunWithdrawn, SandboxRunner
+from .scheduling import FairQueue
 from .settings import SandboxSettings
-from .transfer import frame_to_split
+from .transfer import frame_to_split, frame_to_table, write_ipc
 from .volumes import remove_volume
 
 log = logging.getLogger(__name__)
@@ -66,7 +73,23 @@ LOCK_DIGEST_LABEL = "org.omniscope.lock-digest"
 MAX_RECORDED_RESULT_BYTES = 8 * 1024 * 1024
 #: A result frame with more cells than this is not converted for the history at all.
 MAX_RECORDED_CELLS = 200_000
+#: The schema metadata key of an Arrow answer that holds the execution record (JSON).
+ARROW_ANSWER_KEY = b"omniscope.execution"
+#: Set as a running record's ``result`` field ``sandbox``: the token of its container.
+SANDBOX_TOKEN = "sandbox"
 _UNSET: Any = object()
+
+
+@dataclass
+class _Queued:
+    """One submitted run, between ``_submit`` and its run thread."""
+
+    target: PluginTarget
+    request: RunRequest
+    warnings: list[str]
+    raise_unavailable: bool
+    keep: list[RunOutcome] | None
+    future: Future[dict[str, Any]]
 
 
 @dataclass
@@ -89,6 +112,38 @@ def _jsonable_data(data: Any) -> Any:
     return frame_to_split(data) if isinstance(data, pd.DataFrame) else data
 
 
+def arrow_answer_of(answer: dict[str, Any], frame: pd.DataFrame) -> bytes:
+    """``frame`` as an Arrow IPC stream carrying ``answer`` (minus its data) in its schema."""
+    table = frame_to_table(frame)
+    execution = json.dumps({k: v for k, v in answer.items() if k != "data"}, default=str)
+    metadata = {**(table.schema.metadata or {}), ARROW_ANSWER_KEY: execution.encode()}
+    table = table.replace_schema_metadata(metadata)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def json_size_estimate(frame: pd.DataFrame) -> int:
+    """About how many bytes ``frame`` takes as a JSON answer, without making it.
+
+    Numbers and timestamps a cell's worth each; text its length (a categorical's expands to
+    its values, as JSON writes them out).
+    """
+    total = 16 * (len(frame.index) + 1)
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            lengths = pd.Series(column.cat.categories.astype(str)).str.len().to_numpy()
+            codes = column.cat.codes.to_numpy()
+            total += int(lengths[codes[codes >= 0]].sum()) + 4 * len(column)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            total += int(column.astype(str).str.len().sum()) + 4 * len(column)
+        else:
+            total += 24 * len(column)
+    return total
+
+
 class ExecutionService:
     """Validates, runs (sync or in the background), records, lists and cancels executions."""
 
@@ -103,9 +158,14 @@ class ExecutionService:
         self.settings = settings or runner.settings
         self._tasks: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._slots = max(1, self.settings.max_concurrent_runs)
-        self._pool = ThreadPoolExecutor(self._slots, thread_name_prefix="omniscope-run")
+        self._queue: FairQueue[_Queued] = FairQueue(
+            self.settings.max_queued_per_user, self.settings.max_queued
+        )
+        self._workers: list[threading.Thread] = []
         self._pending = 0
         self._pending_lock = threading.Lock()
+        self._spool: Any = None
+        self._image_ids: dict[str, str] = {}
         self._runtime_ok = False
         #: Live events of this process's runs, by execution id (``events``).
         self._live: dict[str, EventTail] = {}
@@ -121,6 +181,11 @@ class ExecutionService:
         await asyncio.to_thread(self.runner.reap)
         for problem in await asyncio.to_thread(self.check_sandbox):
             log.warning("OmniScope sandbox: %s", problem)
+        try:
+            # Warm containers for the first runs (the images are built first when missing).
+            await asyncio.to_thread(self.runner.keep_warm)
+        except SandboxUnavailable as exc:
+            log.warning("OmniScope sandbox: no warm containers: %s", exc.message)
 
     def check_sandbox(self) -> list[str]:
         """What would refuse runs (empty: nothing), checked at start: the configured runtime is
@@ -158,13 +223,17 @@ class ExecutionService:
 
     def _preflight(self, request: RunRequest) -> None:
         """Refuse (503) a run whose runtime is missing, or a network run without the firewall."""
-        client = self.runner.client()
-        self._require_runtime(client)
+        if self.settings.runtime != "runc" and not self._runtime_ok:
+            self._require_runtime(self.runner.client())
         if "network" in request.permissions:
-            ensure_network(client)  # verifies the host firewall before the plugin joins
+            # Verifies the host firewall before the plugin joins.
+            ensure_network(self.runner.client())
 
     async def shutdown(self) -> None:
-        """Cancel this process's background runs, wait briefly for them, and reap its leftovers."""
+        """Cancel this process's queued and background runs, wait briefly for the running ones,
+        drain the sandbox pool and reap its leftovers."""
+        for queued in self._queue.close():
+            self._withdraw(queued, "cancelled: the server stopped before it started")
         tasks = list(self._tasks.items())
         for execution_id, _task in tasks:
             try:
@@ -174,8 +243,7 @@ class ExecutionService:
                 pass
         if tasks:
             await asyncio.wait([t for _, t in tasks], timeout=30)
-        await asyncio.to_thread(self.runner.reap)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self.runner.shutdown)
 
     # -- REST-facing coroutines ----------------------------------------------------------------
 
@@ -186,19 +254,54 @@ class ExecutionService:
         for a synchronous run, ``SandboxUnavailable`` when Docker is unreachable.
         """
         is_async = bool(body.get("async")) if isinstance(body, dict) else False
-        execution_id = await asyncio.to_thread(self._new_id, body)
-        request, warnings = await asyncio.to_thread(self._request, execution_id, target, body)
-        future = asyncio.wrap_future(
-            await asyncio.to_thread(
-                self._submit, target, request, warnings, user, raise_unavailable=not is_async
-            )
+        execution_id, started = await asyncio.to_thread(
+            self._start, target, body, user, raise_unavailable=not is_async
         )
+        future = asyncio.wrap_future(started)
         if not is_async:
             return await future
+        return await self._accepted(target, execution_id, future)
+
+    async def _accepted(
+        self, target: PluginTarget, execution_id: str, future: asyncio.Future[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The answer to an async run: its id, status and, while queued, its place."""
         self._tasks[execution_id] = future
         future.add_done_callback(lambda _t: self._tasks.pop(execution_id, None))
-        status = (await self.get(target.plugin_id, execution_id))["status"]
-        return {"execution_id": execution_id, "plugin_id": target.plugin_id, "status": status}
+        record = await self.get(target.plugin_id, execution_id)
+        answer = {"execution_id": execution_id, "plugin_id": target.plugin_id}
+        return {**answer, **{k: record[k] for k in ("status", "queue") if k in record}}
+
+    async def execute_arrow(
+        self,
+        target: PluginTarget,
+        payload: bytes,
+        query: dict[str, str],
+        user: str = "",
+        arrow_answer: bool = True,
+    ) -> tuple[dict[str, Any], bytes | None]:
+        """Run on an Arrow IPC body (the input table), the other fields in ``query``.
+
+        Returns the answer and, when the run produced a frame and ``arrow_answer``, that frame
+        as an Arrow IPC stream whose schema metadata ``omniscope.execution`` holds the answer
+        (without ``data``); otherwise the JSON answer alone (an async run: its id and status).
+        """
+        body = body_from_query(query)
+        is_async = bool(body.get("async"))
+        frame = await asyncio.to_thread(frame_from_arrow, payload)
+        kept: list[RunOutcome] = []
+        execution_id, started = await asyncio.to_thread(
+            self._start, target, body, user, frame, not is_async, kept
+        )
+        future = asyncio.wrap_future(started)
+        if is_async:
+            return await self._accepted(target, execution_id, future), None
+        answer = await future
+        data = kept[0].data if kept else None
+        if arrow_answer and isinstance(data, pd.DataFrame):
+            return answer, await asyncio.to_thread(arrow_answer_of, answer, data)
+        answer["data"] = await asyncio.to_thread(self._json_answer_data, kept[0]) if kept else None
+        return answer, None
 
     async def get(self, plugin_id: str, execution_id: str) -> dict[str, Any]:
         """The recorded execution (with its result once finished); ``NotFound`` otherwise."""
@@ -214,10 +317,15 @@ class ExecutionService:
         record = await self.get(plugin_id, execution_id)
         if record["status"] in FINISHED:
             raise Conflict(f"execution {execution_id} already finished ({record['status']})")
-        if not await asyncio.to_thread(self._request_cancel, execution_id):
+        queued = self._queue.remove(execution_id)
+        if queued is not None:
+            await asyncio.to_thread(self._withdraw, queued, "cancelled before it started")
+            return await self.get(plugin_id, execution_id)
+        token = await asyncio.to_thread(self._request_cancel, execution_id)
+        if token is False:
             # Cancelled while queued (its job returns at once when a slot picks it up).
             return await self.get(plugin_id, execution_id)
-        await asyncio.to_thread(self.runner.cancel, execution_id)
+        await asyncio.to_thread(self.runner.cancel, execution_id, str(token) or None)
         task = self._tasks.get(execution_id)
         if task is not None:
             await asyncio.wait([task], timeout=30)
@@ -269,8 +377,7 @@ class ExecutionService:
 
     def run(self, target: PluginTarget, body: Any, user: str = "") -> dict[str, Any]:
         """Blocking ``execute`` (``async`` ignored) for ``omniplug run``; waits for a slot."""
-        request, warnings = self._request(str(uuid.uuid4()), target, body)
-        return self._submit(target, request, warnings, user).result()
+        return self._start(target, body, user)[1].result()
 
     def run_frame(
         self,
@@ -289,12 +396,26 @@ class ExecutionService:
             body["extension_point"] = extension_point
         if timeout is not None:
             body["timeout"] = timeout
-        execution_id = self._new_id({"execution_id": execution_id} if execution_id else {})
-        request, warnings = self._request(execution_id, target, body, frame)
+        if execution_id:
+            body["execution_id"] = execution_id
         outcome_box: list[RunOutcome] = []
-        answer = self._submit(target, request, warnings, user, keep=outcome_box).result()
+        answer = self._start(target, body, user, frame, keep=outcome_box)[1].result()
         data = outcome_box[0].data if outcome_box else None
         return FrameResult(data=data, answer=answer)
+
+    def _start(
+        self,
+        target: PluginTarget,
+        body: Any,
+        user: str,
+        frame: pd.DataFrame | pd.Series | None = None,
+        raise_unavailable: bool = True,
+        keep: list[RunOutcome] | None = None,
+    ) -> tuple[str, Future[dict[str, Any]]]:
+        """Validate, record and queue a run (blocking, one thread hop for the coroutines)."""
+        execution_id = self._new_id(body)
+        request, warnings = self._request(execution_id, target, body, frame)
+        return execution_id, self._submit(target, request, warnings, user, raise_unavailable, keep)
 
     def _new_id(self, body: Any) -> str:
         """A fresh execution id, or the caller's own (a UUID not used yet).
@@ -375,6 +496,7 @@ class ExecutionService:
         except SandboxUnavailable as exc:
             log.warning("sandbox leftovers of %s kept (Docker unavailable): %s", plugin_id, exc.message)
             return
+        self.runner.forget_plugin(plugin_id)  # its containers hold its files and its volume
         remove_volume(client, volume_name(self.settings.owner, plugin_id))
         unused = set(lock_digests) - self.lock_digests()
         for digest in sorted(unused):
@@ -399,15 +521,28 @@ class ExecutionService:
         raise_unavailable: bool = True,
         keep: list[RunOutcome] | None = None,
     ) -> Future[dict[str, Any]]:
-        """Record the run (``queued`` when every slot is taken) and hand it to the run pool."""
+        """Record the run (``queued`` when every run thread is busy) and queue it.
+
+        A queued run's input table is spooled to disk meanwhile (the request keeps its shape).
+        ``TooManyRequests`` (429) when its user, or everyone, has too many runs queued.
+        """
         with self._pending_lock:
             status = "running" if self._pending < self._slots else "queued"
             self._pending += 1
+        future: Future[dict[str, Any]] = Future()
         try:
             self._record_start(request, user, status)
-            return self._pool.submit(
-                self._job, target, request, warnings, raise_unavailable, keep
-            )
+            if status == "queued":
+                request = self._spool_input(request)
+            request = replace(request, user=user)
+            queued = _Queued(target, request, warnings, raise_unavailable, keep, future)
+            try:
+                self._queue.put(request.execution_id, user, queued)
+            except BaseException:
+                self._forget_record(request)
+                raise
+            self._ensure_workers()
+            return future
         except BaseException:
             self._release()
             raise
@@ -416,34 +551,98 @@ class ExecutionService:
         with self._pending_lock:
             self._pending -= 1
 
-    def _job(
-        self,
-        target: PluginTarget,
-        request: RunRequest,
-        warnings: list[str],
-        raise_unavailable: bool,
-        keep: list[RunOutcome] | None,
-    ) -> dict[str, Any]:
-        """One run in a pool thread: claim it (unless cancelled while queued), build, run."""
+    def _ensure_workers(self) -> None:
+        with self._pending_lock:
+            while len(self._workers) < self._slots:
+                worker = threading.Thread(
+                    target=self._work, name=f"omniscope-run-{len(self._workers)}", daemon=True
+                )
+                self._workers.append(worker)
+                worker.start()
+
+    def _work(self) -> None:
+        """A run thread: the next queued run (round-robin over users), until the queue closes."""
+        while (entry := self._queue.get()) is not None:
+            queued = entry[1]
+            if not queued.future.set_running_or_notify_cancel():
+                continue
+            try:
+                queued.future.set_result(self._job(queued))
+            except BaseException as exc:  # noqa: BLE001 (handed to the waiting caller)
+                queued.future.set_exception(exc)
+
+    def _job(self, queued: _Queued) -> dict[str, Any]:
+        """One run in a run thread: build, run (claimed once it has its container), record."""
+        request = queued.request
         try:
-            if not self._claim(request.execution_id):
-                return self._get(request.plugin_id, request.execution_id)
-            return self._run_recorded(target, request, warnings, raise_unavailable, keep)
+            return self._run_recorded(
+                queued.target, request, queued.warnings, queued.raise_unavailable, queued.keep
+            )
+        except RunWithdrawn:
+            return self._get(request.plugin_id, request.execution_id)
         finally:
             self._release()
+            if request.input_path is not None:
+                request.input_path.unlink(missing_ok=True)
 
-    def _claim(self, execution_id: str) -> bool:
-        """Mark a queued run as running; False when it was cancelled (or deleted) meanwhile."""
+    def _spool_input(self, request: RunRequest) -> RunRequest:
+        """The request with its input table written to a spool file and dropped from memory."""
+        table = request.data_table
+        if table is None and not isinstance(request.data, pd.DataFrame):
+            return request
+        if self._spool is None:
+            self._spool = owned_dir(self.settings.work_dir, f"spool-{uuid.uuid4().hex[:16]}")
+        path = self._spool / f"{request.execution_id}.arrow"
+        if table is not None:
+            with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+                w.write_table(table)
+        else:
+            write_ipc(request.data, str(path))
+        shape = request.input_shape or _shape(request.data)
+        return replace(request, data=None, data_table=None, input_path=path, input_shape=shape)
+
+    def _withdraw(self, queued: _Queued, why: str) -> None:
+        """Settle a run taken out of the queue before it started (cancel, shutdown)."""
         with self.session_factory() as session, session.begin():
-            changed = session.execute(
-                update(Execution)
-                .where(Execution.id == execution_id, Execution.status.in_(["queued", "running"]))
-                .values(status="running")
+            row = session.get(Execution, queued.request.execution_id)
+            if row is not None and row.status not in FINISHED:
+                row.status = "cancelled"
+                row.result = self._note(why)
+                row.finished_at = datetime.now(UTC)
+        if queued.request.input_path is not None:
+            queued.request.input_path.unlink(missing_ok=True)
+        self._release()
+        if queued.future.set_running_or_notify_cancel():
+            queued.future.set_result(
+                self._get(queued.request.plugin_id, queued.request.execution_id)
             )
-            return bool(getattr(changed, "rowcount", 0))
 
-    def _request_cancel(self, execution_id: str) -> bool:
-        """Cancel a queued run in its record (False), or flag a running one (True: kill it)."""
+    def _forget_record(self, request: RunRequest) -> None:
+        """Delete the record of a run refused at the queue (a 429 leaves no history)."""
+        with self.session_factory() as session, session.begin():
+            row = session.get(Execution, request.execution_id)
+            if row is not None:
+                session.delete(row)
+        if request.input_path is not None:
+            request.input_path.unlink(missing_ok=True)
+
+    def _claim(self, execution_id: str, token: str, image: dict[str, str]) -> bool:
+        """Mark the run as running in container ``token`` (and stamp its image) in one write;
+        False when it was cancelled (or deleted) meanwhile."""
+        with self.session_factory() as session, session.begin():
+            row = session.get(Execution, execution_id)
+            if row is None or row.status not in ("queued", "running"):
+                return False
+            if (row.result or {}).get(CANCEL_REQUESTED):
+                return False
+            row.status = "running"
+            row.result = {SANDBOX_TOKEN: token}
+            row.provenance = {**(row.provenance or {}), **image}
+            return True
+
+    def _request_cancel(self, execution_id: str) -> str | bool:
+        """Cancel a queued run in its record (False), or flag a running one: then the token of
+        its container (empty when it has none yet: it sees the flag when it claims one)."""
         with self.session_factory() as session, session.begin():
             row = session.get(Execution, execution_id)
             if row is None or row.status in FINISHED:
@@ -453,8 +652,9 @@ class ExecutionService:
                 row.result = self._note("cancelled before it started")
                 row.finished_at = datetime.now(UTC)
                 return False
-            row.result = {CANCEL_REQUESTED: True}
-            return True
+            token = str((row.result or {}).get(SANDBOX_TOKEN) or "")
+            row.result = {CANCEL_REQUESTED: True, SANDBOX_TOKEN: token}
+            return token
 
     def _cancel_requested(self, execution_id: str) -> bool:
         with self.session_factory() as session:
@@ -487,6 +687,8 @@ class ExecutionService:
         keep: list[RunOutcome] | None = None,
     ) -> dict[str, Any]:
         """Build the plugin's image if needed, run, record; an unreachable engine fails the run."""
+        # The run's live events: read from its /out file by ``poll`` (one-shot runner); a
+        # runner that forwards them as they come hands their text to ``tail.feed``.
         tail = self._live[request.execution_id] = EventTail(
             events_path(self.settings.work_dir, request.execution_id)
         )
@@ -500,8 +702,15 @@ class ExecutionService:
         try:
             self._preflight(request)
             request = replace(request, image=self.with_plugin_image(target).image)
-            self._stamp_image(request)
+            image = self._image_stamp(request)
+            request = replace(
+                request,
+                on_start=lambda token: self._claim(request.execution_id, token, image),
+                on_events=tail.feed,
+            )
             outcome = self.runner.run(request, cancelled)
+        except RunWithdrawn:
+            raise
         except SandboxUnavailable as exc:
             answer = self._record_end(
                 request.execution_id, RunOutcome(status="failed", errors=[exc.message])
@@ -517,16 +726,41 @@ class ExecutionService:
                 raise
             return self._get(request.plugin_id, request.execution_id)
         outcome.warnings = warnings + outcome.warnings
+        if request.input_path is not None and request.input_shape:
+            # A spooled input: the contract's row count from a frame of that many empty rows.
+            rows = pd.DataFrame(index=pd.RangeIndex(request.input_shape[0]))
+            request = replace(request, data=rows)
         outcome = check_outcome(target.manifest, request, outcome)
         if keep is not None:
             # A Python caller takes the frame itself: no JSON copy of the data is made for it.
             keep.append(outcome)
             return self._record_end(request.execution_id, outcome)
-        data = _jsonable_data(outcome.data)
+        data = self._json_answer_data(outcome)
         answer = self._record_end(request.execution_id, outcome, data)
         # The caller gets the full data even when the history keeps only its shape.
         answer["data"] = data
         return answer
+
+    def _json_answer_data(self, outcome: RunOutcome) -> Any:
+        """The result's data for a JSON answer; a frame above ``max_json_answer_bytes`` (an
+        estimate, then the exact text) is left out with a warning that says how to get it."""
+        data = outcome.data
+        if not isinstance(data, pd.DataFrame):
+            return data
+        cap = self.settings.max_json_answer_bytes
+        size = json_size_estimate(data)
+        if size <= cap:
+            split = frame_to_split(data)
+            size = len(json.dumps(split["data"], default=str))
+            if size <= cap:
+                return split
+        outcome.warnings.append(
+            f"the result frame ({data.shape[0]} x {data.shape[1]}, about {size} bytes as JSON) "
+            f"is above the {cap}-byte cap of a JSON answer (sandbox_max_json_answer_bytes): ask "
+            "for it as Arrow (Accept: application/vnd.apache.arrow.stream) or run it from a "
+            "notebook"
+        )
+        return None
 
     def _record_start(self, request: RunRequest, user: str, status: str = "running") -> None:
         with self.session_factory() as session, session.begin():
@@ -562,17 +796,21 @@ class ExecutionService:
                 )
             )
 
-    def _stamp_image(self, request: RunRequest) -> None:
-        """Add the run's image (tag and Docker id) to its provenance."""
+    def _image_stamp(self, request: RunRequest) -> dict[str, str]:
+        """The run's image (tag and Docker id) for its provenance (written when it claims).
+
+        Tags are content hashes (of the runner's inputs, of a dependency lock), so a tag's id
+        is asked of the engine once per process.
+        """
         tag = request.image or self.runner.images()[request.language]
-        try:
-            digest = str(self.runner.client().images.get(tag).id)
-        except (docker.errors.DockerException, requests.RequestException) as exc:
-            raise SandboxUnavailable(f"the image {tag} cannot be inspected: {exc}") from exc
-        with self.session_factory() as session, session.begin():
-            row = session.get(Execution, request.execution_id)
-            if row is not None:
-                row.provenance = {**(row.provenance or {}), "image": tag, "image_digest": digest}
+        digest = self._image_ids.get(tag)
+        if digest is None:
+            try:
+                digest = str(self.runner.client().images.get(tag).id)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                raise SandboxUnavailable(f"the image {tag} cannot be inspected: {exc}") from exc
+            self._image_ids[tag] = digest
+        return {"image": tag, "image_digest": digest}
 
     def _record_end(
         self, execution_id: str, outcome: RunOutcome, data: Any = _UNSET
@@ -621,6 +859,10 @@ class ExecutionService:
             if row is None or row.plugin_name != plugin_id:
                 raise NotFound(f"no execution {execution_id} of plugin {plugin_id!r}")
             answer = self._answer(row)
+        if answer["status"] == "queued":
+            place = self._queue.position(execution_id)
+            if place is not None:
+                answer["queue"] = {"position": place[0], "length": place[1]}
         if answer["status"] not in FINISHED:
             # While it runs: its latest progress and log lines.
             answer.update(live_summary(self.events(plugin_id, execution_id)["events"]))

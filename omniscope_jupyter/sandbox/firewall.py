@@ -22,7 +22,8 @@ Rejections answer ICMP "administratively prohibited", so a plugin's connect fail
 
 The rules are installed in one ``iptables-restore --noflush`` transaction per family (so two
 processes racing leave a complete set) and *verified* by reading ``iptables-save`` back: our
-chains must hold exactly the expected rules and each jump must be the first rule of its chain.
+chains must hold exactly the expected rules, and each jump must be in its chain with no rule
+before it that could match the bridge's packets (only rules for other interfaces may be).
 :func:`guard` checks before every use of the network (about 10 ms), repairs what it can and
 otherwise raises :class:`SandboxUnavailable` (503): without verified rules no plugin joins the
 network. ``c.OmniscopeApp.sandbox_firewall = False`` turns this off for hosts firewalled
@@ -113,8 +114,8 @@ class RuleSet:
     forward_chain: str = FORWARD_CHAIN
 
     def parents(self, family: int) -> dict[str, str]:
-        """``{built-in or Docker chain: our chain its first rule jumps to}``; IPv4 forwarding
-        goes through Docker's ``DOCKER-USER`` (Docker keeps the user rules there)."""
+        """``{built-in or Docker chain: our chain it jumps to}``; IPv4 forwarding goes through
+        Docker's ``DOCKER-USER`` (evaluated first, and Docker keeps the user rules there)."""
         forward = "DOCKER-USER" if family == 4 else "FORWARD"
         return {"INPUT": self.input_chain, forward: self.forward_chain}
 
@@ -131,7 +132,7 @@ class RuleSet:
         }  # fmt: skip
 
     def jumps(self, family: int) -> dict[str, str]:
-        """``{parent chain: the jump that must be its first rule}``."""
+        """``{parent chain: our jump in it}`` (inserted as its first rule)."""
         return {
             parent: f"-A {parent} -i {self.bridge} -j {chain}"
             for parent, chain in self.parents(family).items()
@@ -167,9 +168,25 @@ def problems(saved: str, rules: RuleSet, family: int) -> list[str]:
     for parent, jump in rules.jumps(family).items():
         if not _has_chain(saved, parent):
             found.append(f"IPv{family} chain {parent} does not exist")
-        elif _rules_of(saved, parent)[:1] != [jump]:
-            found.append(f"IPv{family} {parent} does not start with the jump for {rules.bridge}")
+            continue
+        before = _rules_of(saved, parent)
+        if jump not in before:
+            found.append(f"IPv{family} {parent} lacks the jump for {rules.bridge}")
+        elif not all(_other_interface(r, rules.bridge) for r in before[: before.index(jump)]):
+            found.append(f"IPv{family} {parent} has rules for {rules.bridge} before our jump")
     return found
+
+
+def _other_interface(rule: str, bridge: str) -> bool:
+    """Whether ``rule`` only matches packets coming in on another interface than ``bridge``
+    (so it may stand before our jump: e.g. the jump of another bridge's rules)."""
+    words = rule.split()
+    if "-i" not in words or words[words.index("-i") - 1] == "!":
+        return False
+    interface = words[words.index("-i") + 1]
+    if interface.endswith("+"):  # iptables' wildcard
+        return not bridge.startswith(interface[:-1])
+    return interface != bridge
 
 
 def _stale_jumps(saved: str, rules: RuleSet, family: int) -> list[str]:

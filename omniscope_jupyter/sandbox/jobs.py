@@ -11,6 +11,7 @@ The plugin's ``input_format`` and its extension point's input contract are ``con
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ..manifest import value_problem
 from .container import PERMISSIONS
 from .contracts import check_input, plugin_input
 from .runner import RunRequest
-from .transfer import frame_to_ipc
+from .transfer import TransferError, frame_to_table, read_table, table_to_frame
 
 LANGUAGES = {"python": "python", "r": "r"}
 
@@ -161,7 +162,7 @@ def build_request(
         data = None
         warnings.append("input data withheld: the plugin lacks the read_data permission")
     check_input(point, target.plugin_id, data, withheld)
-    data_ipc = encode_input(data) if isinstance(data, pd.DataFrame) else None
+    data_table = encode_input(data) if isinstance(data, pd.DataFrame) else None
     entry = target.manifest.get("entry_point")
     if not isinstance(entry, str) or not entry:
         raise InvalidRequest(f"plugin {target.plugin_id!r} has no entry_point in its manifest")
@@ -179,13 +180,14 @@ def build_request(
         data=data,
         timeout=timeout,
         image=target.image,
-        data_ipc=data_ipc,
+        data_table=data_table,
+        input_shape=list(data.shape) if isinstance(data, pd.DataFrame) else None,
     )
     return request, warnings
 
 
-def encode_input(frame: pd.DataFrame) -> bytes:
-    """``frame`` as Arrow IPC, or ``InvalidRequest`` naming the column Arrow cannot type."""
+def encode_input(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as an Arrow table, or ``InvalidRequest`` naming the column Arrow cannot type."""
     duplicated = frame.columns[frame.columns.duplicated()].unique()
     if len(duplicated):
         raise InvalidRequest(
@@ -193,7 +195,7 @@ def encode_input(frame: pd.DataFrame) -> bytes:
             "give every column its own name"
         )
     try:
-        return frame_to_ipc(frame)
+        return frame_to_table(frame)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         detail = exc.args[0] if exc.args else exc
         raise InvalidRequest(
@@ -210,3 +212,50 @@ def _culprit(frame: pd.DataFrame) -> str:
         except (pa.ArrowException, TypeError, ValueError):
             return f"column {name!r}"
     return "index"
+
+
+#: The media type of an Arrow IPC stream (a REST execute body and answer may be one).
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def frame_from_arrow(payload: bytes) -> pd.DataFrame:
+    """A REST body sent as an Arrow IPC stream, as the DataFrame it encodes; 400 otherwise."""
+    try:
+        return table_to_frame(read_table(payload))
+    except TransferError as exc:
+        raise InvalidRequest(f"the request body is not an Arrow IPC stream: {exc}") from exc
+
+
+def body_from_query(query: dict[str, str]) -> dict[str, Any]:
+    """The execute body of an Arrow request, from its query arguments (the data is the body).
+
+    ``parameters`` and ``config`` are JSON objects; ``extension_point`` and ``execution_id``
+    text; ``timeout`` a number of seconds; ``async`` true or false. Anything else is a 400.
+    """
+    known = {"parameters", "config", "extension_point", "timeout", "async", "execution_id"}
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown query argument(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    body: dict[str, Any] = {}
+    for name in ("parameters", "config"):
+        if name in query:
+            try:
+                body[name] = json.loads(query[name])
+            except json.JSONDecodeError as exc:
+                raise InvalidRequest(f"query argument {name} must be a JSON object: {exc}") from exc
+    for name in ("extension_point", "execution_id"):
+        if name in query:
+            body[name] = query[name]
+    if "timeout" in query:
+        try:
+            body["timeout"] = float(query["timeout"])
+        except ValueError:
+            raise InvalidRequest("query argument timeout must be a number of seconds") from None
+    if "async" in query:
+        flag = query["async"].lower()
+        if flag not in {"1", "true", "yes", "0", "false", "no"}:
+            raise InvalidRequest("query argument async must be true or false")
+        body["async"] = flag in {"1", "true", "yes"}
+    return body

@@ -56,8 +56,9 @@ from .transfer import ChannelClosed, TransferError, close_fds, recv_frame, recv_
 
 log = logging.getLogger(__name__)
 
-#: The file naming the process that owns a run folder (``processes.process_identity``).
-OWNER_FILE = ".process"
+#: Beside the run folders (never inside: a plugin sees its folder), one file per folder
+#: naming the process that owns it (``processes.process_identity``).
+OWNERS = ".owners"
 #: Seconds a container may take from start to ``ready`` (R initialises in about one).
 START_SECONDS = 60.0
 #: Seconds a container may take to report ``clean`` after a run.
@@ -176,10 +177,21 @@ def remove_tree(path: Path) -> None:
 
 def owned_dir(root: Path, name: str) -> Path:
     """A new folder under ``root`` marked as this process's (swept once the process is gone)."""
+    make_private_dir(root)
+    (root / OWNERS).mkdir(mode=0o700, exist_ok=True)
+    (root / OWNERS / name).write_text(process_identity())
     folder = root / name
     folder.mkdir(mode=0o700)
-    (folder / OWNER_FILE).write_text(process_identity())
     return folder
+
+
+def remove_owned(root: Path, name: str) -> None:
+    """Remove a folder made by :func:`owned_dir`, then its owner file."""
+    remove_tree(root / name)
+    try:
+        os.unlink(root / OWNERS / name)
+    except FileNotFoundError:
+        pass
 
 
 def _copy_plugin(source: Path, target: Path) -> None:
@@ -197,7 +209,9 @@ def _copy_plugin(source: Path, target: Path) -> None:
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o644)
 
-    shutil.copytree(source, target, symlinks=False, copy_function=link_or_copy)
+    shutil.copytree(
+        source, target, symlinks=False, copy_function=link_or_copy, dirs_exist_ok=True
+    )
     for folder, _dirs, _files in os.walk(target):
         os.chmod(folder, 0o755)
 
@@ -394,7 +408,6 @@ class SandboxPool:
 
     def new_folder(self) -> Path:
         """A fresh run folder, named by a random token (what ``/proc/self/mountinfo`` shows)."""
-        make_private_dir(self.root)
         return owned_dir(self.root, secrets.token_hex(8))
 
     def sweep_folders(self) -> int:
@@ -408,17 +421,17 @@ class SandboxPool:
         removed = 0
         me = process_identity()
         for entry in entries:
-            if not entry.is_dir(follow_symlinks=False) or entry.name in live:
+            if entry.name == OWNERS or entry.name in live:
                 continue
             try:
-                owner = Path(entry.path, OWNER_FILE).read_text()
+                owner = (self.root / OWNERS / entry.name).read_text()
             except OSError:
                 owner = ""
             if owner == me or (not owner and time.time() - entry.stat().st_mtime < 60):
                 continue  # ours (spool, events, a folder being made), or being made by another
             if owner and is_alive(owner):
                 continue
-            remove_tree(Path(entry.path))
+            remove_owned(self.root, entry.name)
             removed += 1
         return removed
 
@@ -443,7 +456,12 @@ class SandboxPool:
                         raise SlotBroken(str(report.get("reason")))
                     return slot
                 if state == "cold":
-                    slot = self._start(profile, cold=True)
+                    try:
+                        slot = self._start(profile)
+                    finally:
+                        with self._cond:
+                            self._cold -= 1
+                            self._cond.notify_all()
                     with self._cond:
                         self._busy.add(slot)
                 slot.bind(binding)
@@ -596,14 +614,14 @@ class SandboxPool:
         if found:
             self._count -= 1
 
-    def _start(self, profile: Profile, cold: bool = False) -> Slot:
+    def _start(self, profile: Profile) -> Slot:
         """Create, start and connect one container (blocking; a reserved place is counted)."""
         slot: Slot | None = None
         try:
             slot = Slot(profile, self.new_folder())
             slot.listen()
             client = self._client()
-            options = ctr.container_options(
+            options = ctr.pool_options(
                 token=slot.token,
                 image=profile.image,
                 language=profile.language,
@@ -628,8 +646,6 @@ class SandboxPool:
         except BaseException as exc:
             with self._cond:
                 self._count -= 1
-                if cold:
-                    self._cold -= 1
                 self._cond.notify_all()
             if slot is not None:
                 slot.close()
@@ -637,11 +653,6 @@ class SandboxPool:
             if isinstance(exc, SlotBroken):
                 raise SandboxUnavailable(f"a sandbox container did not start: {exc}") from exc
             raise
-        finally:
-            if cold and slot is not None and slot.sock is not None:
-                with self._cond:
-                    self._cold -= 1
-                    self._cond.notify_all()
 
     def _remove(self, slot: Slot) -> None:
         """Force-remove a retired container (if it did not exit already) and its folder."""
@@ -653,7 +664,7 @@ class SandboxPool:
             except (docker.errors.DockerException, requests.RequestException, SandboxUnavailable) as exc:
                 if "already in progress" not in str(exc):
                     log.warning("could not remove sandbox container %s: %s", slot.token, exc)
-        remove_tree(slot.folder)
+        remove_owned(self.root, slot.token)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():

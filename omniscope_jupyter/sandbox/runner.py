@@ -1,18 +1,24 @@
-"""SandboxRunner: one plugin run in one hardened container, start to removal (blocking).
+"""SandboxRunner: one plugin run in a pooled, hardened container (blocking).
 
-The container starts with no job; the runner then writes the job into the run's job directory,
-waits (bounded by the wall-clock timeout), reads back only ``result.json`` and ``data.arrow``
-(regular files, no symlinks, size-capped), and removes the container whatever happened.
-Everything here blocks; :mod:`omniscope_jupyter.executions` calls it from a worker thread.
+A run takes a container from the pool (``pool.py``: reused when it already serves this plugin
+version and user, else a warm one bound now, else one started cold), places its input there as
+an Arrow IPC file (memory-mapped by the runner), sends the job over the container's socket and
+waits for the answer on the same socket: no polling, and the result is taken the moment the
+runner has it, before the plugin's process has even exited. A result frame arrives as a sealed
+memfd (its size and content fixed by the kernel), memory-mapped here, sized from its headers
+before it is decoded (``arrow_limits``), never unpickled or executed. The container's clean-up
+and its removal happen off the caller's path. Everything here blocks;
+:mod:`omniscope_jupyter.sandbox.executions` calls it from its run threads.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
+import mmap
 import os
-import shutil
 import stat
 import threading
 import time
@@ -24,24 +30,31 @@ from typing import Any
 import docker
 import docker.errors
 import pandas as pd
+import pyarrow as pa
 import requests
-from docker.utils.socket import STDERR, STDOUT, frames_iter
 from urllib3.exceptions import ReadTimeoutError
 
 from ..errors import SandboxUnavailable
 from . import container as ctr
 from .arrow_limits import check_stream
+from .events import MAX_EVENTS_BYTES
 from .images import Progress, ensure_images
+from .pool import Binding, Profile, Reply, SandboxPool, Slot, SlotBroken
 from .processes import is_alive, process_identity
 from .settings import SandboxSettings
-from .transfer import TransferError, frame_to_ipc, ipc_to_frame
-from .volumes import check_volume, ensure_volume
+from .transfer import TransferError, ipc_to_frame, write_ipc
+from .volumes import ensure_volume, over_cap, remove_volume
 
 log = logging.getLogger(__name__)
 
 #: Final statuses of a run.
 STATUSES = ("succeeded", "failed", "timeout", "oom", "cancelled")
 RESULT_KEYS = ("data", "metadata", "logs", "warnings", "errors")
+#: Seconds past a run's timeout the host waits for the runner's own verdict before it gives up
+#: on the container (the runner kills the plugin at the timeout itself).
+GRACE_SECONDS = 5.0
+#: The seals that make a memfd safe to map: it can neither shrink (no SIGBUS) nor change.
+REQUIRED_SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_WRITE
 
 
 @dataclass(frozen=True)
@@ -63,8 +76,20 @@ class RunRequest:
     timeout: float
     #: A per-plugin image (dependencies layered on the runner image); None: the runner image.
     image: str | None = None
-    #: ``data`` already encoded as Arrow IPC (``jobs.build_request`` checks it encodes).
-    data_ipc: bytes | None = None
+    #: ``data`` already as an Arrow table (``jobs.build_request`` checks it converts).
+    data_table: pa.Table | None = None
+    #: The input already written as an Arrow IPC file (spooled while queued, or sent as Arrow
+    #: over REST); the runner moves it into the container's folder.
+    input_path: Path | None = None
+    #: ``[rows, columns]`` of the input table, kept when the table itself is not.
+    input_shape: list[int] | None = None
+    #: Who runs it: a container serves one user only.
+    user: str = ""
+    #: Called with the container's token once the run has one; False withdraws the run
+    #: (it was cancelled meanwhile): ``RunWithdrawn`` is raised.
+    on_start: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
+    #: Called with the runner's live event text (JSON lines, in chunks) as it comes.
+    on_events: Callable[[str], Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -84,8 +109,12 @@ class RunOutcome:
     exit_code: int | None = None
 
 
+class RunWithdrawn(Exception):
+    """The run was cancelled before it started (``RunRequest.on_start`` said so)."""
+
+
 class OutputRefused(Exception):
-    """A file in the output directory is not a plain, small enough regular file."""
+    """What the sandbox handed back is not acceptable (kind, size, seals)."""
 
 
 def read_output(dir_fd: int, name: str, cap: int) -> bytes | None:
@@ -118,59 +147,23 @@ def read_output(dir_fd: int, name: str, cap: int) -> bytes | None:
         os.close(fd)
 
 
-class OutputCollector(threading.Thread):
-    """Reads a container's stdout/stderr as they come, keeping the first ``cap`` bytes of each.
 
-    Attached before start, so nothing is lost; the rest is read and dropped, so a flood costs
-    neither memory nor disk (Docker's rotated json log would keep only a recent tail).
-    """
 
-    def __init__(self, sock: Any, cap: int) -> None:
-        super().__init__(daemon=True)
-        self._sock = sock
-        self._cap = cap
-        self.stdout, self.stderr = bytearray(), bytearray()
-        self.cut = {"stdout": False, "stderr": False}
+def _is_read_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return True
+    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
 
-    def run(self) -> None:
-        try:
-            for stream_id, chunk in frames_iter(self._sock, tty=False):
-                if stream_id == STDOUT:
-                    self._keep(self.stdout, chunk, "stdout")
-                elif stream_id == STDERR:
-                    self._keep(self.stderr, chunk, "stderr")
-        except (docker.errors.APIError, requests.RequestException, OSError, ValueError):
-            pass  # the container went away; what was read so far is the capture
-        finally:
-            self.close()
 
-    def close(self) -> None:
-        """Close the attach socket (idempotent)."""
-        sock = getattr(self._sock, "_sock", None)
-        for closable in (self._sock, sock):
-            try:
-                if closable is not None:
-                    closable.close()
-            except OSError:
-                pass
-
-    def _keep(self, buffer: bytearray, chunk: bytes | None, name: str) -> None:
-        if not chunk:
-            return
-        room = self._cap - len(buffer)
-        if room > 0:
-            buffer.extend(chunk[:room])
-        if len(chunk) > room:
-            self.cut[name] = True
-
-    def text(self, name: str) -> str:
-        raw = bytes(self.stdout if name == "stdout" else self.stderr)
-        text = raw.decode("utf-8", errors="replace")
-        return text + (f"\n[output truncated at {self._cap} bytes]" if self.cut[name] else "")
+def _output_text(header: dict[str, Any], name: str, cap: int) -> str:
+    stream = (header.get("output") or {}).get(name) or {}
+    raw = stream.get("text")
+    text = raw[: cap + 1] if isinstance(raw, str) else ""
+    return text + (f"\n[output truncated at {cap} bytes]" if stream.get("cut") else "")
 
 
 class SandboxRunner:
-    """Runs plugins in containers; thread-safe, one container per run, cancellable by id."""
+    """Runs plugins in pooled containers; thread-safe, cancellable by execution id."""
 
     def __init__(
         self,
@@ -183,30 +176,34 @@ class SandboxRunner:
         self._client_factory = client_factory or (lambda: ctr.docker_client())
         self._progress = progress or (lambda line: log.info("sandbox build: %s", line))
         self._client: docker.DockerClient | None = None
+        self._client_lock = threading.Lock()
         self._images: dict[str, str] | None = None
         self._lock = threading.Lock()
-        self._active: dict[str, Any] = {}
+        self._active: dict[str, Slot] = {}
         self._cancelled: set[str] = set()
-        #: Runs whose container could not be removed (engine gone): retried on the next run.
-        self._leftovers: set[str] = set()
+        self._volumes: set[str] = set()
+        self.pool = SandboxPool(self.settings, self.client)
 
     # -- engine and images -------------------------------------------------------------------
 
     def client(self) -> docker.DockerClient:
         """The Docker client, (re)connected on demand; raises ``SandboxUnavailable``."""
-        client = self._client
-        if client is not None:
-            try:
-                client.ping()
-                return client
-            except (docker.errors.DockerException, requests.RequestException, OSError):
-                self._client = None
-                client.close()  # its pooled connections are dead; don't leak their sockets
-        self._client = self._client_factory()
-        return self._client
+        with self._client_lock:
+            client = self._client
+            if client is not None:
+                try:
+                    client.ping()
+                    return client
+                except (docker.errors.DockerException, requests.RequestException, OSError):
+                    self._client = None
+                    client.close()  # its pooled connections are dead; don't leak their sockets
+            self._client = self._client_factory()
+            return self._client
 
     def close(self) -> None:
-        """Close the Docker client's connections (a later call reconnects)."""
+        """Drain the pool and close the Docker client (a later run starts afresh)."""
+        self.pool.shutdown()
+        self.pool = SandboxPool(self.settings, self.client)
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -217,28 +214,55 @@ class SandboxRunner:
             self._images = ensure_images(self.client(), self._progress, self.settings)
         return self._images
 
-    def reap(self) -> int:
-        """Remove this process's containers and those of dead processes on the store.
+    def default_profiles(self) -> list[Profile]:
+        """What the pool keeps warm ahead of any run: each language, no permissions."""
+        return [Profile(image, language) for language, image in sorted(self.images().items())]
 
-        Runs of other live processes on the same store (CLI, kernels, another server) are left
-        alone; so are those started on another host.
-        """
+    def keep_warm(self) -> None:
+        """Start the warm pools of :meth:`default_profiles` (in the background)."""
+        self.pool.keep_warm(self.default_profiles())
+
+    def reap(self) -> int:
+        """Remove this process's stray containers and those of dead processes on the store,
+        and their run folders. This process's live pool, other live processes' runs (CLI,
+        kernels, another server) and those started on another host are left alone."""
+        self.pool.sweep_folders()
         try:
-            return ctr.reap(self.client(), owner=self.settings.owner, keep=ctr.not_orphan)
+            client = self.client()
         except SandboxUnavailable:
             return 0
+        keep = lambda labels: ctr.not_orphan(labels) or self.pool.owns(labels)  # noqa: E731
+        return ctr.reap(client, owner=self.settings.owner, keep=keep)
+
+    def shutdown(self) -> None:
+        """Drain the pool, then reap what is left of this process (blocking)."""
+        self.pool.shutdown()
+        self.reap()
+
+    def forget_plugin(self, plugin_id: str) -> None:
+        """Retire the containers of ``plugin_id`` (they hold its files and volume)."""
+        self.pool.retire_plugin(plugin_id)
+        self._volumes.discard(plugin_id)
 
     # -- runs ----------------------------------------------------------------------------
 
-    def cancel(self, execution_id: str) -> bool:
-        """Kill the run's container, whichever process started it. False if none was found.
+    def cancel(self, execution_id: str, token: str | None = None) -> bool:
+        """Stop a run, whichever process runs it; False if none was found.
 
-        A run of this process then ends as ``cancelled``; another process learns it from the
-        record (see ``ExecutionService.cancel``). A container whose process died is removed.
+        A run of this process is cancelled through its container's channel (it ends as
+        ``cancelled``). Another process's run is stopped by killing its container, found by the
+        ``token`` its record names; that process then records the cancel. A container whose
+        process died is removed.
         """
         with self._lock:
             self._cancelled.add(execution_id)
-        found = ctr.find_run(self.client(), execution_id)
+            slot = self._active.get(execution_id)
+        if slot is not None:
+            slot.cancel()
+            return True
+        if token is None:
+            return False
+        found = ctr.find_container(self.client(), token)
         for container in found:
             identity = (container.labels or {}).get(ctr.PROCESS_LABEL)
             if identity != process_identity() and not is_alive(identity):
@@ -247,85 +271,79 @@ class SandboxRunner:
             try:
                 container.kill()
             except docker.errors.APIError:
-                # Created but not started yet (or already exited): removing it stops the run.
-                ctr.remove_quietly(container)
+                ctr.remove_quietly(container)  # created but not started, or gone meanwhile
         return bool(found)
 
-    def run(
-        self, request: RunRequest, cancelled: Callable[[], bool] | None = None
-    ) -> RunOutcome:
+    def run(self, request: RunRequest, cancelled: Callable[[], bool] | None = None) -> RunOutcome:
         """Run one job to completion (or timeout/oom/cancel) and return its outcome.
 
         ``cancelled`` tells whether someone (possibly another process) asked to cancel the run;
-        it is asked once the container exists and again when the run ended.
+        it is asked once the run has a container, and when the run ends without a result.
         """
-        client = self.client()
-        self._reap_leftovers(client)
-        image = request.image or self.images().get(request.language)
-        if image is None:
-            raise SandboxUnavailable(f"no runner image for language {request.language!r}")
-        run_dir = self.settings.work_dir / request.execution_id
         started = time.monotonic()
-        container = None
-        was_cancelled = lambda: self._is_cancelled(request.execution_id, cancelled)
+        profile = self._profile(request)
+        binding = Binding(request.plugin_id, request.version, request.user, Path(request.plugin_dir))
+        slot = self.pool.acquire(profile, binding)
+        reuse, volume_full = False, False
+        was_cancelled = lambda: self._is_cancelled(request.execution_id, cancelled)  # noqa: E731
         try:
-            mounts = self._prepare_dirs(run_dir, request.plugin_dir)
-            if "network" in request.permissions:
-                ctr.ensure_network(client)
-            if "file_system" in request.permissions:
-                ensure_volume(client, self.settings, request.plugin_id)
-            options = ctr.container_options(
-                execution_id=request.execution_id,
-                plugin_id=request.plugin_id,
-                image=image,
-                permissions=request.permissions,
-                mounts=mounts,
-                settings=self.settings,
-            )
-            try:
-                container = client.containers.create(**options)
-            except docker.errors.ImageNotFound as exc:
-                self._images = None
-                raise SandboxUnavailable(f"runner image {image} is missing: {exc}") from exc
             with self._lock:
-                self._active[request.execution_id] = container
+                self._active[request.execution_id] = slot
+            if request.on_start is not None and not request.on_start(slot.token):
+                reuse = True
+                raise RunWithdrawn(request.execution_id)
             if was_cancelled():
+                reuse = True
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
-            collector = OutputCollector(
-                container.attach_socket(params={"stdout": 1, "stderr": 1, "stream": 1}),
-                self.settings.log_cap_bytes,
-            )
-            collector.start()
-            container.start()
             started = time.monotonic()
-            self._write_job(mounts.job_dir, request)
-            exit_code, timed_out = self._wait(container, request.timeout, started)
-            collector.join(timeout=10)
-            collector.close()
-            outcome = self._collect(
-                container, mounts.out_dir, request, exit_code, timed_out, collector, was_cancelled
-            )
-        except (docker.errors.APIError, requests.RequestException) as exc:
-            if was_cancelled():  # e.g. another process removed the container before it started
-                outcome = RunOutcome(status="cancelled", errors=["the run was cancelled"])
+            message = self._job_message(slot, request)
+            deadline = time.monotonic() + request.timeout + GRACE_SECONDS
+            try:
+                reply = slot.run(
+                    message, deadline, self.settings.max_result_json_bytes, request.on_events
+                )
+            except SlotBroken as exc:
+                outcome = self._broken(request, exc, was_cancelled, deadline)
             else:
-                raise SandboxUnavailable(
-                    f"the Docker engine failed during the run: {exc}"
-                ) from exc
+                try:
+                    outcome = self._outcome(reply, request, was_cancelled)
+                finally:
+                    reply.close()
+                reuse = reply.kind == "result"
+                if reuse and "file_system" in request.permissions:
+                    reuse, volume_full = self._check_volume(slot, request, outcome)
         finally:
             with self._lock:
                 self._active.pop(request.execution_id, None)
                 self._cancelled.discard(request.execution_id)
-            self._remove_run(client, container, request.execution_id)
-            shutil.rmtree(run_dir, ignore_errors=True)
+            try:
+                os.unlink(slot.folder / "input.arrow")
+            except FileNotFoundError:
+                pass
+            if volume_full:
+                self.pool.retire(slot, wait=True)
+                if not remove_volume(self.client(), profile.volume or ""):
+                    outcome.warnings[-1] = outcome.warnings[-1].replace(
+                        "was emptied", "could not be emptied (in use); it was kept"
+                    )
+            else:
+                self.pool.release(slot, reuse)
         outcome.duration_ms = round((time.monotonic() - started) * 1000, 1)
-        if "file_system" in request.permissions:
-            warning = check_volume(
-                client, self.settings, image, request.plugin_id, request.execution_id
-            )
-            if warning:
-                outcome.warnings.append(warning)
         return outcome
+
+    def _profile(self, request: RunRequest) -> Profile:
+        image = request.image or self.images().get(request.language)
+        if image is None:
+            raise SandboxUnavailable(f"no runner image for language {request.language!r}")
+        if "file_system" not in request.permissions:
+            return Profile(image, request.language, "network" in request.permissions)
+        if request.plugin_id not in self._volumes:
+            ensure_volume(self.client(), self.settings, request.plugin_id)
+            self._volumes.add(request.plugin_id)
+        volume = ctr.volume_name(self.settings.owner, request.plugin_id)
+        return Profile(
+            image, request.language, "network" in request.permissions, volume, request.plugin_id
+        )
 
     def _is_cancelled(self, execution_id: str, asked: Callable[[], bool] | None) -> bool:
         with self._lock:
@@ -333,45 +351,8 @@ class SandboxRunner:
                 return True
         return bool(asked and asked())
 
-    def _remove_run(self, client: docker.DockerClient, container: Any, execution_id: str) -> None:
-        """Remove the run's container(s); when the engine is gone, remember them for later."""
-        try:
-            if container is not None:
-                try:
-                    container.remove(force=True, v=True)
-                except docker.errors.NotFound:
-                    pass
-            for left in ctr.find_run(client, execution_id):
-                ctr.remove_quietly(left)
-        except (docker.errors.APIError, requests.RequestException) as exc:
-            if "already in progress" in str(exc):
-                return
-            log.warning("could not remove the container of run %s: %s", execution_id, ctr.short_error(exc))
-            with self._lock:
-                self._leftovers.add(execution_id)
-
-    def _reap_leftovers(self, client: docker.DockerClient) -> None:
-        """Remove containers a lost engine connection kept us from removing (best effort)."""
-        with self._lock:
-            leftovers, self._leftovers = self._leftovers, set()
-        for execution_id in leftovers:
-            self._remove_run(client, None, execution_id)
-
-    def _prepare_dirs(self, run_dir: Path, plugin_dir: Path) -> ctr.Mounts:
-        if not plugin_dir.is_dir():
-            raise SandboxUnavailable(f"the plugin's files are missing at {plugin_dir}")
-        job_dir, out_dir = run_dir / "job", run_dir / "out"
-        self.settings.work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        run_dir.mkdir(mode=0o700)
-        job_dir.mkdir(mode=0o755)
-        out_dir.mkdir(mode=0o700)
-        try:
-            os.chown(out_dir, 65534, 65534)  # the container's user must write its results
-        except PermissionError:
-            os.chmod(out_dir, 0o777)
-        return ctr.Mounts(plugin_dir=plugin_dir.resolve(), job_dir=job_dir, out_dir=out_dir)
-
-    def _write_job(self, job_dir: Path, request: RunRequest) -> None:
+    def _job_message(self, slot: Slot, request: RunRequest) -> dict[str, Any]:
+        """The job for the runner; the input table goes into the folder as ``input.arrow``."""
         job: dict[str, Any] = {
             "plugin_id": request.plugin_id,
             "version": request.version,
@@ -381,129 +362,162 @@ class SandboxRunner:
             "parameters": request.parameters,
             "extension_point": request.extension_point,
             "permissions": sorted(request.permissions),
+            "fd_passing": not ctr.is_gvisor(self.settings.runtime),
         }
-        if request.data_ipc is not None or isinstance(request.data, pd.DataFrame):
-            encoded = request.data_ipc if request.data_ipc is not None else frame_to_ipc(request.data)
-            (job_dir / "input.arrow").write_bytes(encoded)
-            job["data_kind"] = "frame"
+        target = slot.folder / "input.arrow"
+        if request.input_path is not None:
+            os.replace(request.input_path, target)
+        elif request.data_table is not None:
+            with pa.OSFile(str(target), "wb") as sink, pa.ipc.new_stream(
+                sink, request.data_table.schema
+            ) as writer:
+                writer.write_table(request.data_table)
+        elif isinstance(request.data, pd.DataFrame):
+            write_ipc(request.data, str(target))
+        if target.exists():
+            os.chmod(target, 0o644)
+            job["data_kind"], job["input_file"] = "frame", target.name
         elif request.data is not None:
             job["data_kind"], job["data"] = "json", request.data
         else:
             job["data_kind"] = "none"
-        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
-        (job_dir / "ready").touch()  # last: the runner starts reading only once this exists
-
-    def _wait(self, container: Any, timeout: float, started: float) -> tuple[int | None, bool]:
-        """Exit code and whether the run timed out; ``SandboxUnavailable`` if the engine went.
-
-        docker-py reports a read timeout while waiting as ``ConnectionError(ReadTimeoutError)``
-        (the engine answers the headers at once, the body at exit): only that is a timeout.
-        A dropped connection or a cut answer means the engine died or restarted mid-run.
-        """
-        remaining = max(0.5, timeout - (time.monotonic() - started))
-        try:
-            answer = container.wait(timeout=remaining)
-        except requests.RequestException as exc:
-            if not _is_read_timeout(exc):
-                raise SandboxUnavailable(
-                    "the Docker engine stopped answering during the run; the run's container "
-                    f"is removed once the engine is back ({ctr.short_error(exc)})"
-                ) from exc
-            try:
-                container.kill()
-            except docker.errors.APIError:
-                pass
-            return None, True
-        return int(answer.get("StatusCode", -1)), False
-
-    def _collect(
-        self,
-        container: Any,
-        out_dir: Path,
-        request: RunRequest,
-        exit_code: int | None,
-        timed_out: bool,
-        collector: OutputCollector,
-        was_cancelled: Callable[[], bool],
-    ) -> RunOutcome:
-        settings = self.settings
-        container.reload()
-        state = container.attrs.get("State", {})
-        base: dict[str, Any] = {
-            "stdout": collector.text("stdout"),
-            "stderr": collector.text("stderr"),
-            "exit_code": exit_code,
+        return {
+            "type": "job",
+            "job": job,
+            "user": request.user,
+            "timeout": request.timeout,
+            "log_cap": self.settings.log_cap_bytes,
+            "events_cap": MAX_EVENTS_BYTES,
+            "volume_seconds": self.settings.volume_check_seconds,
         }
+
+    def _broken(
+        self,
+        request: RunRequest,
+        exc: SlotBroken,
+        was_cancelled: Callable[[], bool],
+        deadline: float,
+    ) -> RunOutcome:
+        """The container failed mid-run: a cancel from elsewhere, a lost deadline, or a crash."""
         if was_cancelled():
-            return RunOutcome(status="cancelled", errors=["the run was cancelled"], **base)
-        if timed_out:
-            return RunOutcome(
-                status="timeout",
-                errors=[f"the plugin did not finish within {request.timeout:g} s and was stopped"],
-                **base,
-            )
-        if state.get("OOMKilled"):
-            return RunOutcome(
-                status="oom",
-                errors=[f"the plugin exceeded its memory limit ({settings.memory}) and was killed"],
-                **base,
-            )
+            return RunOutcome(status="cancelled", errors=["the run was cancelled"])
+        if time.monotonic() >= deadline:
+            return self._timeout(request)
+        return RunOutcome(status="failed", errors=[f"the sandbox failed during the run: {exc}"])
+
+    def _timeout(self, request: RunRequest) -> RunOutcome:
+        return RunOutcome(
+            status="timeout",
+            errors=[f"the plugin did not finish within {request.timeout:g} s and was stopped"],
+        )
+
+    def _outcome(
+        self, reply: Reply, request: RunRequest, was_cancelled: Callable[[], bool]
+    ) -> RunOutcome:
+        cap = self.settings.log_cap_bytes
+        base: dict[str, Any] = {
+            "stdout": _output_text(reply.header, "stdout", cap),
+            "stderr": _output_text(reply.header, "stderr", cap),
+        }
+        if reply.kind == "end":
+            status = reply.header.get("status")
+            peak = reply.header.get("peak_memory_bytes")
+            base["peak_memory_bytes"] = peak if isinstance(peak, int) and peak >= 0 else None
+            if status == "cancelled" or was_cancelled():
+                return RunOutcome(status="cancelled", errors=["the run was cancelled"], **base)
+            if status == "timeout":
+                outcome = self._timeout(request)
+                outcome.stdout, outcome.stderr = base["stdout"], base["stderr"]
+                return outcome
+            if status == "oom":
+                memory = self.settings.memory
+                error = f"the plugin exceeded its memory limit ({memory}) and was killed"
+                return RunOutcome(status="oom", errors=[error], **base)
+            return RunOutcome(status="failed", errors=[str(reply.header.get("error"))], **base)
         try:
-            return self._read_result(out_dir, request, base)
+            return self._read_result(reply, request, base)
         except (OutputRefused, TransferError) as exc:
             return RunOutcome(status="failed", errors=[f"output refused: {exc}"], **base)
 
-    def _read_result(self, out_dir: Path, request: RunRequest, base: dict[str, Any]) -> RunOutcome:
-        dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            raw = read_output(dir_fd, "result.json", self.settings.max_result_json_bytes)
-            if raw is None:
-                code = base["exit_code"]
-                return RunOutcome(
-                    status="failed",
-                    errors=[f"the runner exited (code {code}) without a result; see stderr"],
-                    **base,
-                )
-            payload = _parse_json(raw)
-            if not isinstance(payload, dict):
-                raise OutputRefused("result.json is not an object")
-            peak = payload.get("peak_memory_bytes")
-            peak = peak if isinstance(peak, int) and not isinstance(peak, bool) and peak >= 0 else None
-            if payload.get("status") != "succeeded":
-                errors = [str(payload.get("error", "the plugin failed"))]
-                if payload.get("traceback"):
-                    errors.append(str(payload["traceback"]))
-                return RunOutcome(status="failed", errors=errors, peak_memory_bytes=peak, **base)
-            frame = None
-            encoded = payload.get("result")
-            wants_frame = isinstance(encoded, dict) and encoded.get("data_kind") == "frame"
-            # Without write_data the data is dropped anyway: never read or decode it.
-            if wants_frame and "write_data" in request.permissions:
-                frame = self._read_frame(dir_fd)
-        finally:
-            os.close(dir_fd)
+    def _read_result(self, reply: Reply, request: RunRequest, base: dict[str, Any]) -> RunOutcome:
+        payload = _parse_json(reply.payload or b"")
+        if not isinstance(payload, dict):
+            raise OutputRefused("the result is not an object")
+        peak = payload.get("peak_memory_bytes")
+        peak = peak if isinstance(peak, int) and not isinstance(peak, bool) and peak >= 0 else None
+        if payload.get("status") != "succeeded":
+            errors = [str(payload.get("error", "the plugin failed"))]
+            if payload.get("traceback"):
+                errors.append(str(payload["traceback"]))
+            return RunOutcome(status="failed", errors=errors, peak_memory_bytes=peak, **base)
+        encoded = payload.get("result")
+        frame = None
+        wants_frame = isinstance(encoded, dict) and encoded.get("data_kind") == "frame"
+        # Without write_data the data is dropped anyway: never map or decode it.
+        if wants_frame and "write_data" in request.permissions:
+            frame = self._read_frame(reply)
         outcome = validate_result(encoded, frame, request.permissions)
         outcome.peak_memory_bytes = peak
-        outcome.stdout, outcome.stderr, outcome.exit_code = base["stdout"], base["stderr"], base["exit_code"]
+        outcome.stdout, outcome.stderr = base["stdout"], base["stderr"]
         return outcome
 
-
-    def _read_frame(self, dir_fd: int) -> pd.DataFrame:
-        """``data.arrow`` as a DataFrame, refused before decoding when it would be too large."""
+    def _read_frame(self, reply: Reply) -> pd.DataFrame:
+        """The result frame, mapped from its sealed memfd (or inline bytes under gVisor),
+        refused before decoding when it would be too large."""
         settings = self.settings
-        arrow = read_output(dir_fd, "data.arrow", settings.max_output_bytes)
-        if arrow is None:
-            raise OutputRefused("data.arrow is missing")
+        if reply.inline is not None:
+            buffer: Any = pa.py_buffer(reply.inline)
+        elif reply.frame_fd is None:
+            raise OutputRefused("the result frame is missing")
+        else:
+            buffer = self._map_frame(reply.frame_fd)
         check_stream(
-            arrow, max_bytes=settings.max_output_decoded_bytes, max_cells=settings.max_output_cells
+            buffer, max_bytes=settings.max_output_decoded_bytes, max_cells=settings.max_output_cells
         )
-        return ipc_to_frame(arrow)
+        return ipc_to_frame(buffer)
 
+    def _map_frame(self, fd: int) -> pa.Buffer:
+        """A read-only map of a sealed memfd; anything else is refused before it is mapped."""
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputRefused("the result frame is not a regular file")
+        try:
+            seals = fcntl.fcntl(fd, fcntl.F_GET_SEALS)
+        except OSError as exc:
+            raise OutputRefused("the result frame is not a sealed memfd") from exc
+        if seals & REQUIRED_SEALS != REQUIRED_SEALS:
+            raise OutputRefused("the result frame is not sealed against change")
+        cap = self.settings.max_output_bytes
+        if info.st_size > cap:
+            raise OutputRefused(f"the result frame is {info.st_size} bytes, above the {cap}-byte cap")
+        if info.st_size == 0:
+            raise OutputRefused("the result frame is empty")
+        return pa.py_buffer(mmap.mmap(fd, info.st_size, prot=mmap.PROT_READ))
 
-def _is_read_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return True
-    return any(isinstance(arg, ReadTimeoutError) for arg in exc.args)
+    def _check_volume(
+        self, slot: Slot, request: RunRequest, outcome: RunOutcome
+    ) -> tuple[bool, bool]:
+        """``(reuse, full)`` after a ``file_system`` run, from the runner's measure of /data.
+
+        The runner measures /data after its clean-up (under ``volume_check_seconds``); a
+        volume above the cap is emptied (the container goes first: it holds the volume).
+        """
+        try:
+            report = slot.settle()
+        except SlotBroken as exc:
+            outcome.warnings.append(f"/data could not be measured: {exc}")
+            return False, False
+        if report.get("type") != "clean":
+            outcome.warnings.append(f"/data could not be measured: {report.get('reason')}")
+            return False, False
+        used, problem = report.get("volume_bytes"), report.get("volume_error")
+        if problem or not isinstance(used, int):
+            outcome.warnings.append(f"/data could not be measured: {problem or 'no answer'}")
+            return True, False
+        warning = over_cap(used, self.settings.max_volume_bytes)
+        if warning:
+            outcome.warnings.append(warning)
+        return warning is None, warning is not None
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -511,7 +525,7 @@ def _parse_json(raw: bytes) -> Any:
         # NaN/Infinity are not JSON; a hostile writer's are read as null.
         return json.loads(raw.decode("utf-8"), parse_constant=lambda _c: None)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OutputRefused(f"result.json is not valid JSON: {exc}") from exc
+        raise OutputRefused(f"the result is not valid JSON: {exc}") from exc
 
 
 def validate_result(encoded: Any, frame: pd.DataFrame | None, permissions: frozenset[str]) -> RunOutcome:

@@ -7,6 +7,7 @@ Values are what every run gets; a request may choose its own timeout up to ``max
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,10 @@ class SandboxSettings:
     pids: int = 100
     #: Size cap of the writable ``/tmp`` tmpfs.
     tmpfs_size: str = "64m"
+    #: Size cap of ``/out``, a tmpfs inside the container (nothing a plugin writes reaches the
+    #: host's disk), and the most files (inodes) ``/out`` and ``/tmp`` may each hold.
+    out_size: str = "64m"
+    out_files: int = 10_000
     #: Largest file a plugin may write (``RLIMIT_FSIZE``), and so the largest output.
     max_file_bytes: int = 256 * 1024 * 1024
     #: Open files per process.
@@ -47,6 +52,23 @@ class SandboxSettings:
     max_output_cells: int = 10_000_000
     #: Runs (and per-plugin image builds) at once in one process; more wait as ``queued``.
     max_concurrent_runs: int = 4
+    #: Runs one user may have queued in one process, and all users together; beyond: 429.
+    max_queued_per_user: int = 100
+    max_queued: int = 1000
+    #: Warm containers kept ready per image, language and permission profile (``pool.py``).
+    #: Two suit a 2-core machine: one is taken while the next starts.
+    pool_size: int = 2
+    #: Most sandbox containers of one process (warm, bound and busy together).
+    pool_max_containers: int = 8
+    #: A container bound to a plugin version and user retires after this long unused.
+    pool_idle_seconds: float = 300.0
+    #: How often leftover run folders are swept and idle containers retired.
+    sweep_seconds: float = 60.0
+    #: A result frame is not turned into JSON (REST answers) past this estimated size; the
+    #: answer then says to ask for Arrow (``Accept: application/vnd.apache.arrow.stream``).
+    max_json_answer_bytes: int = 64 * 1024 * 1024
+    #: Seconds the post-run measurement of a ``file_system`` volume may take.
+    volume_check_seconds: float = 10.0
     #: A ``file_system`` volume found larger than this after a run is emptied (with a warning):
     #: Docker's local volumes on overlay2 cannot be size-capped, so it is checked, not enforced.
     max_volume_bytes: int = 1024 * 1024 * 1024
@@ -67,8 +89,9 @@ class SandboxSettings:
     debian_mirror: str = "http://deb.debian.org/debian"
     #: Rootfs tarballs and wheels are cached here so rebuilds after a runner change are fast.
     cache_dir: Path = CACHE_DIR
-    #: Per-run job/output directories live here (bind-mounted into the container).
-    work_dir: Path = field(default_factory=lambda: CACHE_DIR / "runs")
+    #: Run folders (one per container, mounted at ``/job``; spooled inputs; live events) live
+    #: here: a private folder whose path says nothing of the store (``run_dir_for``).
+    work_dir: Path = field(default_factory=lambda: run_dir_for("default"))
     #: Label value naming the store whose runs a container belongs to (``owner_for``); with the
     #: process label (``processes.process_identity``) it tells the reaper whose container it is.
     owner: str = "default"
@@ -77,6 +100,15 @@ class SandboxSettings:
     def wheel_cache(self) -> Path:
         """Wheels of plugins' locked dependencies (shared; each checked against its sha256)."""
         return self.cache_dir / "plugin-wheels"
+
+
+def run_dir_for(owner: str) -> Path:
+    """The default run folder of the store ``owner``: under the system's temporary folder.
+
+    Not inside the store: the run folders' paths show in a container's ``/proc/self/mountinfo``,
+    and this one names neither the user, nor the store, nor any run.
+    """
+    return Path(tempfile.gettempdir()) / f"omniscope-{owner}"
 
 
 def owner_for(data_dir: Path) -> str:

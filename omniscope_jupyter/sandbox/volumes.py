@@ -1,11 +1,13 @@
-"""The ``file_system`` permission's per-plugin volume: creation, size check, removal.
+"""The ``file_system`` permission's per-plugin volume: creation, size cap, removal.
 
 Docker's local volumes on overlay2 cannot be size-capped (``--storage-opt size`` needs xfs with
 project quotas), so the cap is checked, not enforced: after each run of a plugin holding
-``file_system`` a throwaway container of the runner image (our code, no network, volume mounted
-read-only) measures the volume's disk usage with ``du``; a volume above
-``SandboxSettings.max_volume_bytes`` is emptied and the run says so in its warnings. Within one
-run the volume is bounded only by the run's time and ``RLIMIT_FSIZE`` per file.
+``file_system``, once every process of the run is dead, the container's runner measures
+``/data`` (allocated blocks, links not followed, folders the plugin made unreadable included:
+they are the sandbox user's own) under a deadline (``volume_check_seconds``). A volume above
+``SandboxSettings.max_volume_bytes`` is emptied and the run says so in its warnings; a
+measurement that could not finish says why instead. Within one run the volume is bounded only
+by the run's time and ``RLIMIT_FSIZE`` per file.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import docker
 import docker.errors
 import requests
 
-from .container import OWNER_LABEL, PLUGIN_LABEL, PROCESS_LABEL, RUN_LABEL, short_error, volume_name
-from .processes import process_identity
+from .container import OWNER_LABEL, PLUGIN_LABEL, short_error, volume_name
 from .settings import SandboxSettings
 
 log = logging.getLogger(__name__)
@@ -32,59 +33,11 @@ def ensure_volume(client: docker.DockerClient, settings: SandboxSettings, plugin
     return name
 
 
-def volume_bytes(
-    client: docker.DockerClient, image: str, name: str, labels: dict[str, str]
-) -> int:
-    """Disk usage of volume ``name`` in bytes, measured by ``du`` in a throwaway container.
-
-    ``du`` runs as root with only ``CAP_DAC_READ_SEARCH``, so directories a plugin made
-    unreadable are counted too; symbolic links are not followed.
-    """
-    output = client.containers.run(
-        image,
-        ["du", "-s", "-k", "-x", "/data"],
-        user="0:0",
-        cap_drop=["ALL"],
-        cap_add=["DAC_READ_SEARCH"],
-        security_opt=["no-new-privileges:true"],
-        read_only=True,
-        network_mode="none",
-        volumes={name: {"bind": "/data", "mode": "ro"}},
-        labels=labels,
-        mem_limit="64m",
-        pids_limit=16,
-        remove=True,
-        stdout=True,
-        stderr=False,
-    )
-    return int(output.split()[0]) * 1024
-
-
-def check_volume(
-    client: docker.DockerClient,
-    settings: SandboxSettings,
-    image: str,
-    plugin_id: str,
-    execution_id: str,
-) -> str | None:
-    """Empty the plugin's volume when it is above the cap; a warning for the run, or None."""
-    name = volume_name(settings.owner, plugin_id)
-    try:
-        labels = {
-            RUN_LABEL: f"{execution_id}-volume",
-            OWNER_LABEL: settings.owner,
-            PROCESS_LABEL: process_identity(),
-        }
-        used = volume_bytes(client, image, name, labels)
-    except (*_ENGINE_ERRORS, ValueError, IndexError) as exc:
-        log.warning("could not measure volume %s: %s", name, short_error(exc))
+def over_cap(used: int, cap: int) -> str | None:
+    """The run's warning when its volume holds more than ``cap`` bytes (then it is emptied)."""
+    if used <= cap:
         return None
-    if used <= settings.max_volume_bytes:
-        return None
-    cap = settings.max_volume_bytes
-    if remove_volume(client, name):
-        return f"/data held {used} bytes, above the {cap}-byte cap, and was emptied"
-    return f"/data holds {used} bytes, above the {cap}-byte cap; it is in use and was kept"
+    return f"/data held {used} bytes, above the {cap}-byte cap, and was emptied"
 
 
 def remove_volume(client: docker.DockerClient, name: str) -> bool:

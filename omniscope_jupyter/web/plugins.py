@@ -15,6 +15,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..core.system import ARROW_STREAM
 from ..errors import Forbidden, InvalidRequest
 from .base import AUTH_RESOURCE, PluginsAPIHandler
 from .upload import StreamingUploadHandler
@@ -149,6 +150,25 @@ class ExecuteHandler(PluginsAPIHandler):
     @web.authenticated
     @authorized(action="execute")
     async def post(self, plugin_id: str) -> None:
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == ARROW_STREAM:  # the input table as Arrow; the rest as query args
+            query = {k: self.get_query_argument(k) for k in self.request.query_arguments}
+            accept = self.request.headers.get("Accept", ARROW_STREAM)
+            answer, arrow = await self.system.execute_arrow(
+                plugin_id,
+                self.request.body,
+                query,
+                user=self.username,
+                arrow_answer=ARROW_STREAM in accept or "*/*" in accept,
+            )
+            if arrow is not None:
+                self.set_header("Content-Type", ARROW_STREAM)
+                self.set_header("X-Omniscope-Execution-Id", str(answer["execution_id"]))
+                self.set_header("X-Omniscope-Status", str(answer["status"]))
+                await self.finish(arrow)
+                return
+            await self.reply_large(answer, 202 if "data" not in answer else 200)
+            return
         body = await self.large_json_body()
         answer = await self.system.execute(plugin_id, body, user=self.username)
         await self.reply_large(answer, 202 if body.get("async") else 200)

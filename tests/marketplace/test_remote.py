@@ -290,6 +290,8 @@ def test_remote_configuration_is_validated() -> None:
         with pytest.raises(ValueError, match="without credentials"):
             RemoteCatalogs.from_config([{"url": url}])
     # Without a name, a remote is called by its host (a request names it, never its URL).
-    (r,) = RemoteCatalogs.from_config([{"url": "https://team.example:8443/lab/", "token": "t"}]).remotes
+    (r,) = RemoteCatalogs.from_config(
+        [{"url": "https://team.example:8443/lab/", "token": "t"}]
+    ).remotes
     assert (r.url, r.name, r.source) == ("https://team.example:8443/lab", "team.example:8443",
                                          "team.example:8443")

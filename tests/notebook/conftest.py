@@ -23,7 +23,7 @@ from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.notebook.client import LocalBackend, ServerBackend
 from omniscope_jupyter.notebook.magics import OmniplugMagics, load
 
-from ..conftest import REPO
+from ..helpers import REPO
 
 T = TypeVar("T")
 EXAMPLES = REPO / "plugins" / "examples"

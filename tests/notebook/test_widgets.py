@@ -1,70 +1,146 @@
-"""The marketplace panel as traitlets objects: set values, click buttons, read what it shows."""
+"""The marketplace panel and RunPanel as traitlets objects: set values, click, read what shows."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
+from omniscope_jupyter import archive
 from omniscope_jupyter.core.system import PluginSystem
-from omniscope_jupyter.notebook.widgets import MarketplacePanel
+from omniscope_jupyter.notebook.runpanel import RunPanel, free_name
+from omniscope_jupyter.notebook.widgets import MarketplacePanel, render_markdown
 
-from ..helpers import REPO
+from .conftest import CHATTY, CHATTY_MANIFEST, EXAMPLES, write_plugin
 
-EXAMPLES = REPO / "plugins" / "examples"
+#: A config schema with every kind of field a form makes.
+FORM_MANIFEST = {
+    **CHATTY_MANIFEST,
+    "config": {
+        "factor": {"type": "number", "default": 2, "description": "multiplier", "min": 0, "max": 10},
+        "mode": {"type": "string", "default": "fast", "description": "how", "choices": ["fast", "slow"]},
+        "verbose": {"type": "boolean", "default": False, "description": "say more"},
+        "columns": {"type": "array", "default": ["a"], "description": "which columns"},
+        "label": {"type": "string", "default": "x", "description": "a name"},
+    },
+}
+README = "# Chatty\n\nScales **numbers**. <script>alert('x')</script>\n\n- one `item`\n\n```\n<b>code</b>\n```\n"
 
 
 @pytest.fixture
-def published(core: PluginSystem) -> PluginSystem:
-    core.seed_examples(EXAMPLES)
+def published(core: PluginSystem, tmp_path: Path) -> PluginSystem:
+    """The catalog holds chatty (with a README that tries to inject markup) and the examples."""
+    folder = write_plugin(tmp_path / "src" / "chatty", CHATTY_MANIFEST, CHATTY)
+    (folder / "README.md").write_text(README)
+    archive.pack(folder, tmp_path / "chatty.tar.gz")
+    core.publish(tmp_path / "chatty.tar.gz", user="author")
     return core
 
 
-def test_search_install_and_enable_from_the_panel(published: PluginSystem) -> None:
+def test_readme_markup_is_escaped_and_a_few_forms_rendered() -> None:
+    shown = render_markdown(README)
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    assert "<h3>Chatty</h3>" in shown and "<b>numbers</b>" in shown and "<code>item</code>" in shown
+    assert "<pre>&lt;b&gt;code&lt;/b&gt;\n</pre>" in shown
+
+
+def test_search_details_review_and_install(published: PluginSystem) -> None:
     panel = MarketplacePanel(published)
-    names = [row.children[0].value for row in panel.results.children]
-    assert len(names) == 3 and any("data_normalizer" in n for n in names)
-    published.rate("data_normalizer", 4, user="rater")
-    panel.query.value = "normalize"
-    panel.search_button.click()
-    assert len(panel.results.children) == 1 and "1 plugin(s) found" in panel.status.value
-    shown = panel.results.children[0].children[0].value
-    assert "data_normalizer</b> 1.0.0" in shown and "★ 4.0 (1)" in shown, shown
-    install = panel.results.children[0].children[1]
-    assert install.description == "Install"
+    assert [r.children[0].value.split("</b>")[0] for r in panel.results.children] == ["<b>chatty"]
+    assert panel.statuses["Marketplace"].value == "1 plugin(s) found"
+    details, install = panel.results.children[0].children[1:]
+    details.click()
+    shown = " ".join(getattr(c, "value", "") for c in panel.details.children)
+    assert "&lt;script&gt;" in shown and "<script>" not in shown
+    assert "<td>1.0.0</td>" in shown and "scan passed" in shown and "No reviews yet" in shown
+    panel.review_text.value = "Works <b>well</b>"
+    panel.review_rating.value = 4
+    panel.review_button.click()
+    assert panel.statuses["Marketplace"].value == "Review added to chatty"
+    shown = " ".join(getattr(c, "value", "") for c in panel.details.children)
+    assert "Works &lt;b&gt;well&lt;/b&gt;" in shown and "★ 4.0 (1)" in shown
     install.click()
-    assert "Installed and enabled data_normalizer" in panel.status.value
-    assert published.details("data_normalizer")["enabled"] is True
-    assert panel.run_plugin.options == ("data_normalizer",)
-    assert panel.results.children[0].children[1].disabled is True
-
-
-def test_toggle_and_errors_show_in_status(published: PluginSystem) -> None:
-    published.install(EXAMPLES / "outlier_detector", enable=True)
-    panel = MarketplacePanel(published, namespace={"frame": pd.DataFrame({"x": [1]}), "_hidden": pd.DataFrame()})
-    assert panel.run_frame.options == ("frame",)
+    assert "Installed and enabled chatty 1.0.0" in panel.statuses["Marketplace"].value
+    assert published.details("chatty")["enabled"] is True
+    assert panel.run_plugin.options == ("chatty",) and panel.history_plugin.options == ("chatty",)
+    assert panel.results.children[0].children[2].disabled is True
+    # Each tab reports in its own status line.
     toggle = panel.installed.children[0].children[1]
     toggle.value = False
-    assert "outlier_detector disabled" in panel.status.value
+    assert panel.statuses["Installed"].value == "chatty disabled"
+    assert "Installed and enabled" in panel.statuses["Marketplace"].value
     assert panel.run_plugin.options == ()
-    panel.run()
-    assert "Choose an enabled plugin first" in panel.status.value
-    panel.run_params.value = "{not json"
-    panel.installed.children[0].children[1].value = True
-    panel.run()
-    assert "not valid JSON" in panel.status.value
+
+
+def test_a_form_from_the_config_schema_validates_before_running(core: PluginSystem, tmp_path: Path) -> None:
+    core.install(write_plugin(tmp_path / "form", FORM_MANIFEST, CHATTY), enable=True)
+    namespace: dict[str, Any] = {"result": 1, "df": pd.DataFrame({"a": [1.0]}), "_private": pd.DataFrame()}
+    panel = RunPanel("chatty", namespace["df"], backend=core, namespace=namespace)
+    kinds = {f.name: type(f.widget).__name__ for f in panel.fields}
+    assert kinds == {
+        "factor": "FloatText", "mode": "Dropdown", "verbose": "Checkbox",
+        "columns": "Textarea", "label": "Text",
+    }  # fmt: skip
+    fields = {f.name: f.widget for f in panel.fields}
+    assert fields["mode"].options == ("fast", "slow") and fields["columns"].value == '["a"]'
+    assert panel.frame.options == ("df",) and panel.frame.value == "df"
+    assert panel.save_as.value == "result_2"  # never the notebook's own `result`
+    assert free_name({"result": 1, "result_2": 2}) == "result_3"
+    fields["factor"].value = 20.0
+    fields["columns"].value = "[not json"
+    panel.extra.value = "- a list"
+    panel.save_as.value = "not a name"
+    panel.run_button.click()
+    status = panel.status.value
+    for problem in ("config factor must be at most 10", "config columns is not valid JSON",
+                    "More parameters must be a mapping", "Save as: &#x27;not a name&#x27; is not"):
+        assert problem in status, status
+    assert panel.handle is None and not panel.running  # nothing was started
 
 
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
-def test_run_from_the_panel(published: PluginSystem) -> None:
-    published.install(EXAMPLES / "outlier_detector", enable=True)
-    namespace = {"measurements": pd.DataFrame({"v": [1.0, 2.0, 2.0, 3.0, 2.0, 100.0]})}
-    panel = MarketplacePanel(published, namespace=namespace)
-    panel.run_plugin.value = "outlier_detector"
-    panel.run_frame.value = "measurements"
-    panel.run_params.value = '{"method": "iqr"}'
-    panel.run_out.value = "flagged"
-    panel.run()
-    assert "succeeded" in panel.status.value, panel.status.value
-    assert namespace["flagged"]["is_outlier"].tolist() == [False] * 5 + [True]
-    assert "<table" in panel.output.value
+def test_run_cancel_and_rerun_from_the_panels(core: PluginSystem, chatty: Path) -> None:
+    core.install(chatty, enable=True)
+    namespace: dict[str, Any] = {"measurements": pd.DataFrame({"a": [1.0, 2.0]})}
+    market = MarketplacePanel(core, namespace=namespace)
+    market.open_run("chatty")
+    panel = market.run_panel
+    assert panel is not None and market.tabs.selected_index == 2
+    fields = {f.name: f.widget for f in panel.fields}
+    fields["factor"].value = 5.0
+    panel.run_button.click()
+    assert panel.run_button.disabled is True  # one run at a time
+    panel.wait(60)
+    assert panel.run_button.disabled is False and "saved as result" in panel.status.value
+    assert namespace["result"]["a"].tolist() == [5.0, 10.0]
+    assert "<table" in panel.output.value and "halfway" in panel.live.value
+    assert panel.save_as.value == "result_2"
+    # Cancel: the run stops, its record says so, Run is free again.
+    panel.extra.value = "sleep: 120"
+    panel.run_button.click()
+    while panel.running and not (panel.handle and panel.handle.status == "running"):
+        panel.wait(0.1)
+    panel.cancel_button.click()
+    panel.wait(60)
+    assert panel.result is not None and panel.result.status == "cancelled", panel.status.value
+    assert "cancelled" in panel.status.value and "result_2" not in namespace
+    # History: the runs, newest first; rerun the first one (same factor, same frame).
+    market.open_history("chatty")
+    rows = market.history.children
+    assert [r.children[0].value.split("<b>")[1].split("</b>")[0] for r in rows] == ["cancelled", "succeeded"]
+    rows[1].children[1].click()
+    assert "factor" in market.execution_detail.value
+    rows[1].children[2].click()
+    assert market.statuses["History"].value.startswith("rerunning ")
+    market.run_panel.wait(60)  # type: ignore[union-attr]
+    assert namespace["result_2"]["a"].tolist() == [5.0, 10.0]
+    assert json.loads(json.dumps(market.run_panel.result.provenance))["config"] == {"factor": 5.0}  # type: ignore[union-attr]
+
+
+def test_the_examples_have_readmes(core: PluginSystem) -> None:
+    core.install(EXAMPLES / "data_normalizer")
+    assert "data_normalizer" in (core.readme("data_normalizer")["readme"] or "").lower()

@@ -169,7 +169,9 @@ async def test_hostile_plugin_ids_in_routes_are_404(api: Any) -> None:  # noqa: 
             assert_error(status, payload, 404, "No plugin named")
 
 
-def test_catalog_paths_refuse_what_is_not_a_name_and_version(market: Marketplace) -> None:  # noqa: F811
+def test_catalog_paths_refuse_what_is_not_a_name_and_version(
+    market: Marketplace,  # noqa: F811
+) -> None:
     published = market.catalog
     assert published.archive_path("my_plugin", "1.0.0") == published.root / "my_plugin/1.0.0.tar.gz"
     for name, version in [("../../x", "1.0.0"), ("my_plugin", "../../1.0.0"),
