@@ -136,10 +136,23 @@ class OmniscopeConfig(Configurable):
         default_value=[],
         help="Other OmniScope marketplaces merged into search and installable from: "
         '[{"url": "https://host/base_url", "token": "<Jupyter token there>", "name": "team"}]; '
-        "name tags their results (default the URL); an unreachable one is reported, never fatal.",
+        "name tags their results and is how requests name a remote (default host[:port]; "
+        "requests name remotes by name only, never by URL); no credentials or query in url; an "
+        "unreachable one is reported, never fatal.",
     ).tag(config=True)
     remote_marketplace_timeout = Float(
-        5.0, help="Seconds each call to a remote marketplace may take."
+        5.0,
+        help="Wall-clock seconds each JSON call to a remote marketplace (search, plugin details) "
+        "may take in total, however slowly it answers.",
+    ).tag(config=True)
+    remote_marketplace_download_timeout = Float(
+        120.0,
+        help="Wall-clock seconds an archive download from a remote marketplace may take in total.",
+    ).tag(config=True)
+    remote_marketplace_max_answer_bytes = Int(
+        4 * 1024 * 1024,
+        help="Largest JSON answer (search, plugin details) read from a remote marketplace; a "
+        "larger one is reported as that remote failing.",
     ).tag(config=True)
     seed_marketplace = Bool(
         True,
@@ -361,6 +374,9 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
         remotes=config.remote_marketplaces,
         review_max_chars=config.review_max_chars,
         remote_timeout=config.remote_marketplace_timeout,
+        remote_download_timeout=config.remote_marketplace_download_timeout,
+        remote_max_answer_bytes=config.remote_marketplace_max_answer_bytes,
+        remote_max_archive_bytes=config.max_upload_bytes,
         featured_count=config.featured_count,
     )
     return PluginSystem(manager, executions, marketplace, user=user)

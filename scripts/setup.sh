@@ -34,6 +34,12 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 
+# iproute2 (`ip`): the security tests put test hosts of their own in network namespaces.
+if ! command -v ip >/dev/null 2>&1; then
+  step "installing iproute2 (apt), for the security tests' network-namespace test hosts"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv

@@ -269,6 +269,8 @@ class LocalBackend:
     def __init__(self, system: PluginSystem | None = None) -> None:
         self._system = system
         self._pool = cf.ThreadPoolExecutor(4, thread_name_prefix="omniplug-run")
+        # Apart from the runs': a cancel must never wait for a run's thread to be free.
+        self._calls = cf.ThreadPoolExecutor(2, thread_name_prefix="omniplug-call")
 
     @property
     def system(self) -> PluginSystem:
@@ -286,7 +288,7 @@ class LocalBackend:
         A kernel's main thread already runs an event loop, so the coroutine gets its own loop
         on a worker thread.
         """
-        return self._pool.submit(asyncio.run, coroutine).result()
+        return self._calls.submit(asyncio.run, coroutine).result()
 
     def list_plugins(self) -> list[dict[str, Any]]:
         return self.system.list_plugins()

@@ -1,9 +1,11 @@
 """Form fields from a manifest's ``config`` and ``parameters`` schema, and their validation.
 
-Each entry ``{name: {type, default, description, choices?, min?, max?}}`` becomes one widget:
-a dropdown for choices, a checkbox for booleans, a number box for integers and numbers, a text
-box for strings, JSON text for arrays and objects. ``values`` checks every field at once (type,
-choices, bounds) so a form says all that is wrong before anything runs.
+Each entry ``{name: {type, default, description, choices?, minimum?, maximum?, required?}}``
+becomes one widget: a dropdown for choices, a checkbox for booleans, a number box for integers
+and numbers, a text box for strings, JSON text for arrays and objects (and a text box for an
+entry without a default: left empty, it is not sent). ``values`` checks every field at once, as
+the server will (``manifest.value_problem``), so a form says all that is wrong before anything
+runs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import ipywidgets as w
 import yaml
 
 from ..errors import InvalidRequest
+from ..manifest import value_problem
 
 #: Manifest sections a form is built from, and what the run calls them.
 SECTIONS = ("parameters", "config")
@@ -39,6 +42,10 @@ def parse_mapping(text: str, what: str = "the parameters") -> dict[str, Any]:
     return value
 
 
+#: A field left empty that the schema does not require: not sent (the plugin's default applies).
+MISSING: Any = object()
+
+
 def _number(value: Any) -> float | None:
     """``value`` as a float when it is a JSON number (not a boolean), else None."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -58,56 +65,62 @@ class Field:
 
     @property
     def choices(self) -> list[Any] | None:
-        found = self.spec.get("choices", self.spec.get("enum"))
+        found = self.spec.get("choices")
         return list(found) if isinstance(found, list) and found else None
 
-    def bound(self, which: str) -> float | None:
-        value = self.spec.get(which, self.spec.get({"min": "minimum", "max": "maximum"}[which]))
-        return _number(value)
+    @property
+    def typed_text(self) -> bool:
+        """Whether the widget holds text to parse: JSON values, or an entry with no default."""
+        return self.kind in ("array", "object") or (
+            "default" not in self.spec and self.choices is None and self.kind != "boolean"
+        )
 
     def value(self) -> Any:
-        """The widget's value as the schema's type; ``ValueError`` saying what is wrong."""
+        """The widget's value as the schema's type (``MISSING`` when left empty and optional).
+
+        Checked as the server checks it (``manifest.value_problem``: type, choices, bounds);
+        ``ValueError`` says what is wrong.
+        """
         raw = self.widget.value
-        if self.kind in ("array", "object"):
-            try:
-                raw = json.loads(raw) if str(raw).strip() else None
-            except json.JSONDecodeError as e:
-                raise ValueError(f"is not valid JSON ({e.msg})") from None
-            expected = list if self.kind == "array" else dict
-            if raw is not None and not isinstance(raw, expected):
-                raise ValueError(f"must be a JSON {self.kind}")
-            return raw
-        if self.kind == "integer" and (isinstance(raw, bool) or not isinstance(raw, int)):
-            raise ValueError("must be a whole number")
-        if self.kind == "number" and (isinstance(raw, bool) or not isinstance(raw, (int, float))):
-            raise ValueError("must be a number")
-        if self.kind in ("integer", "number"):
-            low, high = self.bound("min"), self.bound("max")
-            if low is not None and raw < low:
-                raise ValueError(f"must be at least {low:g}")
-            if high is not None and raw > high:
-                raise ValueError(f"must be at most {high:g}")
-        choices = self.choices
-        if choices is not None and raw not in choices:
-            raise ValueError(f"must be one of {', '.join(map(str, choices))}")
+        if self.typed_text:
+            text = str(raw).strip()
+            if not text:
+                if self.spec.get("required") is True:
+                    raise ValueError("is required")
+                return MISSING
+            if self.kind != "string":
+                try:
+                    raw = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"is not valid JSON ({e.msg})") from None
+        problem = value_problem(self.spec, raw)
+        if problem:
+            raise ValueError(problem)
         return raw
 
 
-def _widget(name: str, kind: str, spec: dict[str, Any], choices: list[Any] | None) -> w.ValueWidget:
-    default = spec.get("default")
-    common: dict[str, Any] = {"description": name, "tooltip": str(spec.get("description") or "")}
-    common["style"] = {"description_width": "initial"}
+def _widget(field: Field) -> w.ValueWidget:
+    spec, default, choices = field.spec, field.spec.get("default"), field.choices
+    common: dict[str, Any] = {
+        "description": field.name,
+        "tooltip": str(spec.get("description") or ""),
+        "style": {"description_width": "initial"},
+    }
     if choices is not None:
-        return w.Dropdown(options=choices, value=default if default in choices else choices[0], **common)
-    if kind == "boolean":
+        chosen = default if default in choices else choices[0]
+        return w.Dropdown(options=choices, value=chosen, **common)
+    if field.kind == "boolean":
         return w.Checkbox(value=bool(default), indent=False, **common)
-    if kind == "integer":
+    if field.kind in ("array", "object"):
+        text = "" if default is None else json.dumps(default)
+        return w.Textarea(value=text, placeholder=f"JSON {field.kind}", **common)
+    if field.typed_text:
+        hint = field.kind if spec.get("required") else f"{field.kind} (optional)"
+        return w.Text(value="", placeholder=hint, **common)
+    if field.kind == "integer":
         return w.IntText(value=int(default) if isinstance(default, int) else 0, **common)
-    if kind == "number":
+    if field.kind == "number":
         return w.FloatText(value=_number(default) or 0.0, **common)
-    if kind in ("array", "object"):
-        text = json.dumps(default) if default is not None else ""
-        return w.Textarea(value=text, placeholder=f"JSON {kind}", **common)
     return w.Text(value="" if default is None else str(default), **common)
 
 
@@ -120,10 +133,9 @@ def build_fields(manifest: dict[str, Any]) -> list[Field]:
             continue
         for name, spec in schema.items():
             spec = spec if isinstance(spec, dict) else {}
-            kind = str(spec.get("type", "string"))
-            probe = Field(section, str(name), kind, spec, w.Text())
-            probe.widget = _widget(str(name), kind, spec, probe.choices)
-            fields.append(probe)
+            field = Field(section, str(name), str(spec.get("type", "string")), spec, w.Text())
+            field.widget = _widget(field)
+            fields.append(field)
     return fields
 
 
@@ -139,9 +151,12 @@ def values(fields: list[Field]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     problems = []
     for field in fields:
         try:
-            out[field.section][field.name] = field.value()
+            value = field.value()
         except ValueError as e:
             problems.append(f"{field.section} {field.name} {e}")
+            continue
+        if value is not MISSING:
+            out[field.section][field.name] = value
     return out, problems
 
 

@@ -32,6 +32,8 @@ MAX_EVENTS_BYTES = 2 << 20
 KEPT_EVENTS = 2000
 #: Log lines a running execution's record shows (``log_tail``).
 LOG_TAIL = 20
+#: JSON bytes of events a finished execution's record keeps (the newest ones).
+RECORDED_BYTES = 256 * 1024
 _TEXT_CAP = 2000
 _MESSAGE_CAP = 500
 
@@ -112,6 +114,17 @@ class EventTail:
                 new.append(event)
         self.events = (self.events + new)[-KEPT_EVENTS:]
         return new
+
+    def recorded(self, budget: int = RECORDED_BYTES) -> list[dict[str, Any]]:
+        """The newest kept events that fit ``budget`` JSON bytes, oldest first (for the record)."""
+        with self._lock:
+            kept: list[dict[str, Any]] = []
+            for event in reversed(self.events):
+                budget -= len(json.dumps(event))
+                if budget < 0:
+                    break
+                kept.append(event)
+            return kept[::-1]
 
     def since(self, after: int) -> list[dict[str, Any]]:
         """Kept events with ``seq`` above ``after`` (after a ``poll``)."""

@@ -844,7 +844,7 @@ class ExecutionService:
                 return {"execution_id": execution_id, "status": outcome.status, **result}
             row.status = outcome.status
             row.result = result
-            row.events = tail.events if tail is not None else row.events
+            row.events = tail.recorded() if tail is not None else row.events
             row.output_shape = _shape(outcome.data)
             row.stdout = outcome.stdout
             row.stderr = outcome.stderr

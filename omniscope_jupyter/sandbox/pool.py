@@ -5,7 +5,8 @@ a pooled container runs the runner as its PID 1 with pandas, numpy and pyarrow a
 (R and rpy2 initialised for R), and forks one fresh child per run. Containers are kept:
 
 * **warm**, per :class:`Profile` (image, language, network, ``/data`` volume): started by the
-  maintenance thread up to ``pool_size`` each, connected, ready, bound to nobody yet;
+  maintenance thread up to ``pool_size`` each, connected, ready, bound to nobody yet (not for
+  a profile with a volume: that is one plugin's, and its containers start on demand);
 * **bound**, per profile and :class:`Binding` (plugin id, version, user): the first run takes a
   warm one (or starts one cold when none is left) and copies the plugin's files into its
   folder; later runs of the same plugin version by the same user reuse it. A container never
@@ -699,9 +700,10 @@ class SandboxPool:
             return None
         if self._count >= self.settings.pool_max_containers:
             return None
+        # A profile with a /data volume is one plugin's: its containers are started on demand.
         wanted = [p for p in self._kept] + [
             p for p, used in self._used.items()
-            if p not in self._kept and now - used < PROFILE_IDLE_SECONDS
+            if p not in self._kept and p.volume is None and now - used < PROFILE_IDLE_SECONDS
         ]
         for profile in wanted:
             have = len(self._warm.get(profile, [])) + self._starting.get(profile, 0)

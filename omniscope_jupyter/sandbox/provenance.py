@@ -55,7 +55,7 @@ def stamp(
     config: dict[str, Any],
     data: Any,
 ) -> dict[str, Any]:
-    """A stamp without the image (known once the run's image is resolved: ``with_image``)."""
+    """A stamp without the image (its fields are filled once the run's image is resolved)."""
     return {
         "plugin": plugin,
         "version": version,

@@ -55,6 +55,8 @@ RESULT_KEYS = ("data", "metadata", "logs", "warnings", "errors")
 GRACE_SECONDS = 5.0
 #: The seals that make a memfd safe to map: it can neither shrink (no SIGBUS) nor change.
 REQUIRED_SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_WRITE
+#: Runs whose container ``SandboxRunner.served`` remembers.
+MAX_SERVED = 10_000
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,8 @@ class SandboxRunner:
         self._active: dict[str, Slot] = {}
         self._cancelled: set[str] = set()
         self._volumes: set[str] = set()
+        #: Which container (pool token) served each recent run of this process.
+        self.served: dict[str, str] = {}
         self.pool = SandboxPool(self.settings, self.client)
 
     # -- engine and images -------------------------------------------------------------------
@@ -289,6 +293,9 @@ class SandboxRunner:
         try:
             with self._lock:
                 self._active[request.execution_id] = slot
+                self.served[request.execution_id] = slot.token
+                while len(self.served) > MAX_SERVED:
+                    del self.served[next(iter(self.served))]
             if request.on_start is not None and not request.on_start(slot.token):
                 reuse = True
                 raise RunWithdrawn(request.execution_id)

@@ -276,7 +276,8 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     import rpy2.robjects as ro
     import rpy2_frames
 
-    ro.r["source"](str(R_HELPERS))
+    # Without its source kept, the runner's own lines never show in a plugin's call stack.
+    ro.r["source"](str(R_HELPERS), keep_source=False)
     @ri.rternalize
     def progress(fraction: Any, message: Any) -> Any:
         """R's ``omniscope_progress(fraction, message)`` lands here."""

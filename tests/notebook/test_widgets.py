@@ -16,17 +16,22 @@ from omniscope_jupyter.notebook.widgets import MarketplacePanel, render_markdown
 
 from .conftest import CHATTY, CHATTY_MANIFEST, EXAMPLES, write_plugin
 
-#: A config schema with every kind of field a form makes.
+#: Schemas with every kind of field a form makes.
 FORM_MANIFEST = {
     **CHATTY_MANIFEST,
     "config": {
-        "factor": {"type": "number", "default": 2, "description": "multiplier", "min": 0, "max": 10},
+        "factor": {"type": "number", "default": 2, "description": "multiplier",
+                   "minimum": 0, "maximum": 10},
         "mode": {"type": "string", "default": "fast", "description": "how", "choices": ["fast", "slow"]},
         "verbose": {"type": "boolean", "default": False, "description": "say more"},
         "columns": {"type": "array", "default": ["a"], "description": "which columns"},
         "label": {"type": "string", "default": "x", "description": "a name"},
     },
-}
+    "parameters": {
+        "sleep": {"type": "number", "description": "seconds to wait", "minimum": 0},
+        "tag": {"type": "string", "description": "a required tag", "required": True},
+    },
+}  # fmt: skip
 README = "# Chatty\n\nScales **numbers**. <script>alert('x')</script>\n\n- one `item`\n\n```\n<b>code</b>\n```\n"
 
 
@@ -79,10 +84,12 @@ def test_a_form_from_the_config_schema_validates_before_running(core: PluginSyst
     core.install(write_plugin(tmp_path / "form", FORM_MANIFEST, CHATTY), enable=True)
     namespace: dict[str, Any] = {"result": 1, "df": pd.DataFrame({"a": [1.0]}), "_private": pd.DataFrame()}
     panel = RunPanel("chatty", namespace["df"], backend=core, namespace=namespace)
-    kinds = {f.name: type(f.widget).__name__ for f in panel.fields}
+    kinds = {(f.section, f.name): type(f.widget).__name__ for f in panel.fields}
     assert kinds == {
-        "factor": "FloatText", "mode": "Dropdown", "verbose": "Checkbox",
-        "columns": "Textarea", "label": "Text",
+        ("parameters", "sleep"): "Text", ("parameters", "tag"): "Text",
+        ("config", "factor"): "FloatText", ("config", "mode"): "Dropdown",
+        ("config", "verbose"): "Checkbox", ("config", "columns"): "Textarea",
+        ("config", "label"): "Text",
     }  # fmt: skip
     fields = {f.name: f.widget for f in panel.fields}
     assert fields["mode"].options == ("fast", "slow") and fields["columns"].value == '["a"]'
@@ -91,14 +98,24 @@ def test_a_form_from_the_config_schema_validates_before_running(core: PluginSyst
     assert free_name({"result": 1, "result_2": 2}) == "result_3"
     fields["factor"].value = 20.0
     fields["columns"].value = "[not json"
+    fields["sleep"].value = "-1"
     panel.extra.value = "- a list"
     panel.save_as.value = "not a name"
     panel.run_button.click()
     status = panel.status.value
-    for problem in ("config factor must be at most 10", "config columns is not valid JSON",
-                    "More parameters must be a mapping", "Save as: &#x27;not a name&#x27; is not"):
+    for problem in (
+        "config factor must be at most 10", "config columns is not valid JSON",
+        "parameters sleep must be at least 0", "parameters tag is required",
+        "More parameters must be a mapping", "Save as: &#x27;not a name&#x27; is not",
+    ):  # fmt: skip
         assert problem in status, status
     assert panel.handle is None and not panel.running  # nothing was started
+    # Fixed, the values are what the run will get (an optional field left empty is not sent).
+    fields["factor"].value, fields["columns"].value, fields["sleep"].value = 3.0, '["a"]', ""
+    fields["tag"].value, panel.extra.value, panel.save_as.value = "t1", "note: yaml", "out"
+    parameters, config = panel.form_values()
+    assert parameters == {"tag": "t1", "note": "yaml"}
+    assert config == {"factor": 3.0, "mode": "fast", "verbose": False, "columns": ["a"], "label": "x"}
 
 
 @pytest.mark.docker

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from omniscope_jupyter.sandbox.images import ensure_images, image_status
 from omniscope_jupyter.sandbox.jobs import PluginTarget
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 from omniscope_jupyter.sandbox.settings import SandboxSettings
-from omniscope_jupyter.store.orm import Base
+from omniscope_jupyter.store.orm import Base, Execution
 from tests.prereq import missing
 
 OWNER = f"test-{uuid.uuid4().hex[:8]}"
@@ -63,7 +64,7 @@ def images(engine_client: docker.DockerClient, sandbox_settings: SandboxSettings
 def runner(images: dict[str, str], sandbox_settings: SandboxSettings) -> Iterator[SandboxRunner]:
     runner = SandboxRunner(sandbox_settings)
     yield runner
-    runner.reap()
+    runner.shutdown()
     client = docker.from_env()
     left = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"})
     assert not left, f"labelled containers left after the suite: {[c.name for c in left]}"
@@ -139,6 +140,36 @@ def make_plugin(tmp_path: Path) -> PluginFactory:
 
 
 def labelled(execution_id: str) -> list[Any]:
-    """Containers still carrying this run's label."""
+    """Containers labelled with this run's id (one-shot ones; pooled ones carry a token)."""
     client = docker.from_env()
     return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={execution_id}"})
+
+
+def with_token(token: str | None) -> list[Any]:
+    """The container of a pool token, while it exists."""
+    if not token:
+        return []
+    client = docker.from_env()
+    return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={token}"})
+
+
+def served_by(service: ExecutionService, execution_id: str) -> list[Any]:
+    """The container that served a run of this process, while it exists."""
+    return with_token(service.runner.served.get(execution_id))
+
+
+def retired(service: ExecutionService, execution_id: str, seconds: float = 60) -> bool:
+    """Whether the container that served a run is gone (its removal is off the run's path)."""
+    deadline = time.monotonic() + seconds
+    while served_by(service, execution_id):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def token_of(service: ExecutionService, execution_id: str) -> str | None:
+    """The container token a running run's record names (any process's run)."""
+    with service.session_factory() as session:
+        row = session.get(Execution, execution_id)
+        return None if row is None else (row.result or {}).get("sandbox")

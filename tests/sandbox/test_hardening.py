@@ -17,7 +17,7 @@ from omniscope_jupyter.sandbox.container import volume_name
 from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 
-from .conftest import PluginFactory, labelled
+from .conftest import PluginFactory, retired, served_by
 
 ANALYSIS = {"extension_point": "analysis"}
 
@@ -135,7 +135,7 @@ def test_memory_bomb_is_oom_and_service_keeps_working(
     answer = service.run(bomb, ANALYSIS)
     assert answer["status"] == "oom", answer
     assert "memory limit" in answer["errors"][0]
-    assert not labelled(answer["execution_id"])
+    assert retired(service, answer["execution_id"])  # an abnormal end retires its container
     fine = make_plugin("class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n")
     assert service.run(fine, ANALYSIS)["status"] == "succeeded"
 
@@ -157,7 +157,7 @@ def test_endless_loop_times_out_and_leaves_no_container(
     answer = service.run(target, {**ANALYSIS, "timeout": 3})
     assert answer["status"] == "timeout"
     assert 3000 <= answer["duration_ms"] < 20000
-    assert not labelled(answer["execution_id"])
+    assert retired(service, answer["execution_id"])
 
 
 def test_async_run_can_be_cancelled(service: ExecutionService, make_plugin: PluginFactory) -> None:
@@ -175,7 +175,7 @@ def test_async_run_can_be_cancelled(service: ExecutionService, make_plugin: Plug
     started, running, final = asyncio.run(scenario())
     assert started["status"] == "running" and running["status"] == "running"
     assert final["status"] == "cancelled"
-    assert not labelled(started["execution_id"])
+    assert retired(service, started["execution_id"])
 
 
 WRITER = """
@@ -225,10 +225,8 @@ def test_file_system_permission_gives_a_persistent_volume(
         second = service.run(target, ANALYSIS)["metadata"]
         assert second["kept"] == "x"
     finally:
-        try:
-            engine_client.volumes.get(volume_name(service.settings.owner, target.plugin_id)).remove(force=True)
-        except docker.errors.NotFound:
-            pass
+        service.forget_plugin(target.plugin_id)  # its containers first, then its volume
+    assert not [v for v in engine_client.volumes.list() if v.name == volume_name(service.settings.owner, target.plugin_id)]
 
 
 def test_host_files_env_and_token_are_invisible(
@@ -256,10 +254,15 @@ def test_host_files_env_and_token_are_invisible(
                     except OSError:
                         pass
                 return {"data": None, "metadata": {"env": dict(os.environ), "found": found,
-                        "blob": blob, "uid": os.getuid(), "caps": open("/proc/self/status").read()}}
+                        "blob": blob, "uid": os.getuid(), "caps": open("/proc/self/status").read(),
+                        "mountinfo": open("/proc/self/mountinfo").read()}}
         """
     )
-    meta = service.run(target, {**ANALYSIS, "parameters": {"paths": host_paths}})["metadata"]
+    answer = service.run(target, {**ANALYSIS, "parameters": {"paths": host_paths}})
+    meta = answer["metadata"]
+    # The mounts come from folders named by random tokens: no store, plugin, user or run shows.
+    for told in (str(target.path), answer["execution_id"], os.getcwd(), os.path.expanduser("~/")):
+        assert told not in meta["mountinfo"], told
     assert "JUPYTER_TOKEN" not in meta["env"] and "OMNISCOPE_TEST_SECRET" not in meta["env"]
     assert "secret-token-123" not in meta["blob"] and "do-not-leak" not in meta["blob"]
     assert not any(meta["found"].values()), meta["found"]
@@ -293,12 +296,13 @@ def test_output_flood_is_capped(service: ExecutionService, make_plugin: PluginFa
         assert "truncated" in answer[stream]
 
 
-def test_symlink_planted_in_output_is_not_followed(
+def test_files_planted_in_out_are_never_read_by_the_host(
     service: ExecutionService, make_plugin: PluginFactory
 ) -> None:
+    """/out is a tmpfs of the container: a result there is not the run's result."""
     target = make_plugin(
         """
-        import os
+        import json, os
 
         class Plant:
             def __init__(self, context):
@@ -306,12 +310,69 @@ def test_symlink_planted_in_output_is_not_followed(
 
             def execute(self, input_data):
                 os.symlink("/etc/shadow", "/out/result.json")
+                with open("/out/data.arrow", "w") as handle:
+                    json.dump({"status": "succeeded"}, handle)
                 os._exit(0)
         """
     )
     answer = service.run(target, ANALYSIS)
     assert answer["status"] == "failed"
-    assert "symbolic link" in answer["errors"][0]
+    assert "exited (code 0) without a result" in answer["errors"][0]
+
+
+def test_the_pooled_container_is_hardened(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    """The options every pooled container gets, read back from the engine."""
+    target = make_plugin("class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n")
+    answer = service.run(target, ANALYSIS)
+    assert answer["status"] == "succeeded"
+    (container,) = served_by(service, answer["execution_id"])
+    host = container.attrs["HostConfig"]
+    settings = service.settings
+    assert container.attrs["Config"]["User"] == "65534:65534"
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges:true"]
+    assert host["ReadonlyRootfs"] is True and host["NetworkMode"] == "none"
+    assert host["PidsLimit"] == settings.pids
+    assert host["Memory"] == host["MemorySwap"] > 0 and host["NanoCpus"] == int(settings.cpus * 1e9)
+    assert "nr_inodes" in host["Tmpfs"]["/out"] and "size=" in host["Tmpfs"]["/tmp"]
+    assert host["Sysctls"]["kernel.shmmni"] == "0" and host["AutoRemove"] is True
+    assert not host.get("Init")  # the runner itself is the init (PID 1)
+    labels = container.labels
+    assert {"omniscope.run", "omniscope.owner", "omniscope.process"} <= set(labels)
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    assert mounts["/job"]["RW"] is False and mounts["/plugin"]["RW"] is False
+    assert "/out" not in mounts  # a tmpfs, not a host folder
+
+
+def test_pid_1_is_the_runner_and_the_plugin_cannot_signal_it(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    """The runner (PID 1, non-dumpable) keeps the deadline: no plugin can stop, kill or trace it."""
+    target = make_plugin(
+        """
+        import os, signal
+
+        class Rebel:
+            def execute(self, input_data):
+                for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+                    os.kill(1, sig)
+                try:
+                    open("/proc/1/mem", "rb").read(1)
+                    mem = "read"
+                except OSError as exc:
+                    mem = type(exc).__name__
+                cmdline = open("/proc/1/cmdline", "rb").read().decode().split("\\0")
+                return {"data": None, "metadata": {"mem": mem, "cmdline": cmdline}}
+        """
+    )
+    first = service.run(target, ANALYSIS)
+    assert first["status"] == "succeeded", first["errors"]
+    assert first["metadata"]["mem"] == "PermissionError"
+    assert "/opt/omniscope/omniscope_sandbox.py" in first["metadata"]["cmdline"]
+    again = service.run(target, ANALYSIS)  # the same container, still serving
+    assert again["status"] == "succeeded"
+    assert service.runner.served[again["execution_id"]] == service.runner.served[first["execution_id"]]
 
 
 def test_unreachable_engine_is_sandbox_unavailable(

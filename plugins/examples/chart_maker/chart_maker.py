@@ -209,7 +209,7 @@ class ChartMaker:
         bars = "".join(
             f'<rect x="{plot.x(a) + 0.5:.1f}" y="{plot.y(c):.1f}" width="{max(plot.x(b) - plot.x(a) - 1, 0.5):.1f}" '
             f'height="{plot.y(0) - plot.y(c):.1f}" fill="rgb{BAR}"><title>{label(a)} to {label(b)}: {int(c)}</title></rect>'
-            for a, b, c in zip(edges[:-1], edges[1:], counts)
+            for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)
         )
         return _figure("image/svg+xml", plot.svg(title, column, "count", bars), title)
 
@@ -233,7 +233,7 @@ class ChartMaker:
                 canvas.dot(plot.x(a), plot.y(b), 2, BAR)
             return _figure("image/png", canvas.png(), title)
         dots = "".join(
-            f'<circle cx="{plot.x(a):.1f}" cy="{plot.y(b):.1f}" r="2.5" fill="rgb{BAR}"/>' for a, b in zip(xs, ys)
+            f'<circle cx="{plot.x(a):.1f}" cy="{plot.y(b):.1f}" r="2.5" fill="rgb{BAR}"/>' for a, b in zip(xs, ys, strict=True)
         )
         return _figure("image/svg+xml", plot.svg(title, x, y, dots), title)
 
