@@ -266,7 +266,9 @@ def _entry_problems(kind: str, entry: dict[str, Any]) -> list[str]:
         elif not config_value_ok("number", entry[bound]):
             out.append(f"{bound}: {entry[bound]!r} is not a number.")
     low, high = entry.get("minimum"), entry.get("maximum")
-    if len(bounds) == 2 and not out and float(low) > float(high):
+    if not out and isinstance(low, (int, float)) and isinstance(high, (int, float)) and (
+        low > high
+    ):
         out.append(f"minimum: {low} is above the maximum {high}.")
     return out
 

@@ -657,6 +657,7 @@ class SandboxPool:
 
     def _remove(self, slot: Slot) -> None:
         """Force-remove a retired container (if it did not exit already) and its folder."""
+        slot.close()
         if slot.container_id is not None:
             try:
                 self._client().containers.get(slot.container_id).remove(force=True, v=True)

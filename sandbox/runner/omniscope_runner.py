@@ -278,11 +278,15 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
 
     # Without its source kept, the runner's own lines never show in a plugin's call stack.
     ro.r["source"](str(R_HELPERS), keep_source=False)
+
     @ri.rternalize
     def progress(fraction: Any, message: Any) -> Any:
-        """R's ``omniscope_progress(fraction, message)`` lands here."""
+        """R's ``omniscope_progress(fraction, message)`` lands here.
+
+        It answers TRUE: rpy2 reports (on stderr) a Python callback that answers NULL.
+        """
         report_progress(fraction[0], message[0])
-        return ri.NULL
+        return ri.BoolSexpVector([True])
 
     frame = input_data.get("data")
     r_data = rpy2_frames.frame_to_r(frame) if isinstance(frame, pd.DataFrame) else ro.NULL

@@ -23,10 +23,7 @@ from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.notebook.client import LocalBackend, ServerBackend
 from omniscope_jupyter.notebook.magics import OmniplugMagics, load
 
-from ..helpers import REPO
-
 T = TypeVar("T")
-EXAMPLES = REPO / "plugins" / "examples"
 
 #: A plugin that prints, reports progress, sleeps ``sleep`` seconds and doubles its input.
 CHATTY = '''

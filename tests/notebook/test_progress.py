@@ -18,7 +18,7 @@ from omniscope_jupyter.notebook.client import LocalBackend, RunHandle, _sse_mess
 from omniscope_jupyter.notebook.progress import RunState, follow
 from omniscope_jupyter.sandbox.container import RUN_LABEL, docker_client
 
-from .conftest import Server, blocking
+from .conftest import Server, blocking, write_plugin
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 FRAME = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
@@ -92,6 +92,35 @@ async def test_cancel_through_the_server_removes_the_container(server: Server, c
     assert record["status"] == "cancelled"
     assert _containers_of(handle.execution_id) == []
     assert (await blocking(handle.result)).status == "cancelled"
+
+
+R_PLUGIN = """
+Counter <- setRefClass("Counter", fields = list(plugin_id = "character"), methods = list(
+  execute = function(input_data) {
+    cat("counting rows\\n")
+    omniscope_progress(0.25, "a quarter")
+    list(data = data.frame(rows = nrow(input_data$data)), metadata = list(counted = TRUE), logs = list(),
+         warnings = list(), errors = list())
+  }
+))
+"""
+
+
+def test_an_r_plugin_reports_progress_and_lines_too(core: PluginSystem, tmp_path: Path) -> None:
+    manifest = {
+        "name": "counter", "version": "1.0.0", "author": "t", "description": "counts rows",
+        "language": "r", "entry_point": "counter.R", "extension_points": ["analysis"],
+        "permissions": ["read_data", "write_data"],
+    }  # fmt: skip
+    backend = LocalBackend(core)
+    backend.install(write_plugin(tmp_path / "counter", manifest, R_PLUGIN), enable=True)
+    result = follow(backend.start("counter", FRAME), lambda _s: None)
+    assert result.status == "succeeded", result.answer["errors"]
+    assert result.data["rows"].tolist() == [3]
+    events = core.execution_events("counter", result.execution_id)["events"]
+    assert [(e["type"], e.get("text", e.get("message"))) for e in events] == [
+        ("log", "counting rows"), ("progress", "a quarter")
+    ]
 
 
 def test_an_interrupt_cancels_the_run_and_propagates(core: PluginSystem, chatty: Path) -> None:

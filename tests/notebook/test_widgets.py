@@ -14,7 +14,7 @@ from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.notebook.runpanel import RunPanel, free_name
 from omniscope_jupyter.notebook.widgets import MarketplacePanel, render_markdown
 
-from .conftest import CHATTY, CHATTY_MANIFEST, EXAMPLES, write_plugin
+from .conftest import CHATTY, CHATTY_MANIFEST, write_plugin
 
 #: Schemas with every kind of field a form makes.
 FORM_MANIFEST = {
@@ -158,6 +158,11 @@ def test_run_cancel_and_rerun_from_the_panels(core: PluginSystem, chatty: Path) 
     assert json.loads(json.dumps(market.run_panel.result.provenance))["config"] == {"factor": 5.0}  # type: ignore[union-attr]
 
 
-def test_the_examples_have_readmes(core: PluginSystem) -> None:
-    core.install(EXAMPLES / "data_normalizer")
-    assert "data_normalizer" in (core.readme("data_normalizer")["readme"] or "").lower()
+def test_the_readme_of_an_installed_version_comes_from_its_files(
+    core: PluginSystem, chatty: Path
+) -> None:
+    (chatty / "README.md").write_text("# Installed chatty\n")
+    core.install(chatty)
+    assert core.readme("chatty") == {
+        "plugin_id": "chatty", "version": "1.0.0", "readme": "# Installed chatty\n"
+    }  # fmt: skip

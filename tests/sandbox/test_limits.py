@@ -15,27 +15,46 @@ from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.jobs import PluginTarget
 from omniscope_jupyter.sandbox.transfer import TransferError
 
-from .conftest import PluginFactory, ServiceFactory, labelled
+from .conftest import PluginFactory, ServiceFactory
 
 ANALYSIS = {"extension_point": "analysis"}
 
-# Writes its own result: a frame result whose data.arrow is the plugin's /plugin/payload.arrow.
+# Forges its result frame: the runner's Arrow writer (in the plugin's own process, so the plugin
+# may replace it) copies /plugin/payload.arrow into the memfd the host maps.
 FORGER = """
-import json
-import os
 import shutil
+import sys
+
+import pandas as pd
 
 class Forger:
     def __init__(self, context):
         pass
 
     def execute(self, input_data):
-        shutil.copyfile("/plugin/payload.arrow", "/out/data.arrow")
-        result = {"kind": "dict", "data_kind": "frame", "data": None,
-                  "body": {"metadata": {"forged": True}, "logs": [], "warnings": [], "errors": []}}
-        with open("/out/result.json", "w") as handle:
-            json.dump({"status": "succeeded", "result": result}, handle)
-        os._exit(0)
+        sys.modules["transfer"].write_ipc = lambda frame, sink: shutil.copyfile(
+            "/plugin/payload.arrow", sink)
+        return {"data": pd.DataFrame({"a": [1]}), "metadata": {"forged": True}}
+"""
+# Hands back a frame the host must not map: a memfd left unsealed, or a plain file.
+UNSEALED = """
+import os
+import sys
+
+import pandas as pd
+
+class Unsealed:
+    def execute(self, input_data):
+        how = input_data["parameters"]["how"]
+        runner = sys.modules["__main__"]
+        if how == "unsealed":
+            runner.fcntl = type("NoSeals", (), {"fcntl": staticmethod(lambda *a: 0),
+                                                "F_ADD_SEALS": 0, "F_SEAL_SHRINK": 0,
+                                                "F_SEAL_GROW": 0, "F_SEAL_WRITE": 0,
+                                                "F_SEAL_SEAL": 0})
+        else:
+            runner.os.memfd_create = lambda *a: os.open("/tmp/plain", os.O_RDWR | os.O_CREAT)
+        return {"data": pd.DataFrame({"a": [1]})}
 """
 
 
@@ -73,7 +92,6 @@ def test_compressed_output_bomb_is_refused_before_decoding(
     assert answer["status"] == "failed", answer["status"]
     assert answer["errors"][0].startswith("output refused: data.arrow holds more than")
     assert answer["data"] is None
-    assert not labelled(answer["execution_id"])
     # With the value cap out of the way, the decoded-bytes cap (512 MiB) refuses it.
     answer = service_with(max_output_cells=10**10).run(target, ANALYSIS)
     assert answer["status"] == "failed"
@@ -93,6 +111,17 @@ def test_output_cells_are_capped_even_without_bytes(
     answer = capped.run(forger(make_plugin, stream(small), ("write_data",)), ANALYSIS)
     assert answer["status"] == "succeeded", answer["errors"]
     assert answer["data"]["data"] == [[1, "x"], [2, "y"], [3, None]]
+
+
+def test_a_result_frame_is_mapped_only_when_sealed(
+    service: ExecutionService, make_plugin: PluginFactory
+) -> None:
+    """A file the plugin could still shrink or change under the host's map is refused."""
+    target = make_plugin(UNSEALED)
+    for how, why in (("unsealed", "not sealed against change"), ("plain", "not a sealed memfd")):
+        answer = service.run(target, {**ANALYSIS, "parameters": {"how": how}})
+        assert answer["status"] == "failed", (how, answer)
+        assert answer["errors"] == [f"output refused: the result frame is {why}"], how
 
 
 def test_output_is_not_even_read_without_write_data(

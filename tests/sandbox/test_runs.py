@@ -11,7 +11,7 @@ import pytest
 from omniscope_jupyter.errors import Conflict, InvalidRequest
 from omniscope_jupyter.sandbox.executions import ExecutionService
 
-from .conftest import PluginFactory, labelled
+from .conftest import PluginFactory
 
 ECHO = """
 class Echo:
@@ -72,7 +72,6 @@ def test_typed_frame_round_trip(service: ExecutionService, make_plugin: PluginFa
     assert meta["numpy_scalar"] == 7
     assert result.answer["logs"] == ["echoed"]
     assert result.answer["output_shape"] == [3, 8]
-    assert not labelled(result.answer["execution_id"])
 
 
 def test_request_shapes_and_history(service: ExecutionService, make_plugin: PluginFactory) -> None:

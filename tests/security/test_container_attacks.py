@@ -30,6 +30,7 @@ from omniscope_jupyter.sandbox.container import (
 )
 from omniscope_jupyter.sandbox.executions import ExecutionService
 from omniscope_jupyter.sandbox.jobs import PluginTarget
+from tests.sandbox.conftest import retired
 
 from .conftest import (
     TEST_HOST_PRIVATE,
@@ -179,7 +180,7 @@ class Engine:
 
 @pytest.mark.parametrize("permissions", [(), ("network", "file_system")], ids=["none", "all"])
 def test_the_docker_engine_is_out_of_reach(
-    sandbox: ExecutionService, attack: AttackFactory, permissions: tuple[str, ...], runtime: str
+    sandbox: ExecutionService, attack: AttackFactory, permissions: tuple[str, ...]
 ) -> None:
     assert Path("/var/run/docker.sock").is_socket()  # the real target exists on the host
     target = attack(ENGINE, permissions=permissions)
@@ -187,11 +188,9 @@ def test_the_docker_engine_is_out_of_reach(
         answer = run_attack(sandbox, target, parameters={"sockets": ENGINE_SOCKETS})
     finally:
         sandbox.forget_plugin(target.plugin_id)  # the file_system volume
-    # /proc/1/root is the container's own root (docker-init runs as uid 65534); gVisor's
-    # procfs refuses it outright.
-    init_root = "EACCES" if is_gvisor(runtime) else "ENOENT"
+    # PID 1 is the runner, not dumpable: its /proc entries are closed to the plugin.
     assert answer["metadata"] == {
-        **dict.fromkeys(ENGINE_SOCKETS, "ENOENT"), "/proc/1/root/var/run/docker.sock": init_root
+        **dict.fromkeys(ENGINE_SOCKETS, "ENOENT"), "/proc/1/root/var/run/docker.sock": "EACCES"
     }
 
 
@@ -246,8 +245,8 @@ def test_environment_and_jupyter_token_are_not_passed_on(
     monkeypatch.setenv("JUPYTER_TOKEN", "secret-token-4711")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "do-not-leak-0815")
     meta = run_attack(sandbox, attack(SNOOP))["metadata"]
-    # Exactly the fixed run environment, plus what the image and Docker always set.
-    assert set(meta["own"]) == set(RUN_ENV) | {"PATH", "HOSTNAME"}, meta["own"]
+    # The fixed run environment, plus what the image, Docker and the runner itself set.
+    assert set(meta["own"]) - set(RUN_ENV) <= {"PATH", "HOSTNAME", "JE_ARROW_MALLOC_CONF"}, meta
     assert {k: meta["own"][k] for k in RUN_ENV} == RUN_ENV
     everything = repr(meta)
     assert "secret-token-4711" not in everything and "do-not-leak-0815" not in everything
@@ -281,21 +280,35 @@ def test_a_fork_bomb_is_stopped(
     if is_gvisor(runtime):
         # Every guest process costs gVisor host memory (ptrace platform): memory runs out
         # before the process cap (RLIMIT_NPROC inside the sandbox) is reached.
-        assert answer["status"] == "oom", answer
+        assert_killed_whole(sandbox, answer)
     else:
         assert answer["status"] == "succeeded", answer["errors"]
         assert answer["metadata"]["refused"] == "EAGAIN"
         assert answer["metadata"]["forked"] < sandbox.settings.pids
 
 
-def test_a_memory_bomb_is_killed(sandbox: ExecutionService, attack: AttackFactory) -> None:
+def assert_killed_whole(sandbox: ExecutionService, answer: dict[str, Any]) -> None:
+    """Under gVisor the kernel's OOM killer takes the whole sandbox (Docker reports an ``oom``
+    event), which the host records as a failed run, not yet as ``oom``."""
+    assert answer["status"] == "failed", answer
+    assert answer["errors"] == ["the sandbox failed during the run: the sandbox container stopped"]
+    assert retired(sandbox, answer["execution_id"])
+
+
+def test_a_memory_bomb_is_killed(
+    sandbox: ExecutionService, attack: AttackFactory, runtime: str
+) -> None:
     bomb = attack(
         "class Hog:\n    def execute(self, input_data):\n"
         "        return {'data': None, 'metadata': {'size': len(b'x' * (2 << 30))}}\n"
     )
     answer = run_attack(sandbox, bomb)
+    if is_gvisor(runtime):
+        return assert_killed_whole(sandbox, answer)
     assert answer["status"] == "oom"
-    assert answer["errors"] == ["the plugin exceeded its memory limit (256m) and was killed"]
+    limit = sandbox.settings.memory
+    assert answer["errors"] == [f"the plugin exceeded its memory limit ({limit}) and was killed"]
+    assert retired(sandbox, answer["execution_id"])  # an abnormal end retires the container
 
 
 def test_an_endless_loop_is_stopped_at_its_timeout(
@@ -305,12 +318,23 @@ def test_an_endless_loop_is_stopped_at_its_timeout(
     answer = run_attack(sandbox, spin, timeout=2)
     assert answer["status"] == "timeout"
     assert answer["errors"] == ["the plugin did not finish within 2 s and was stopped"]
+    assert retired(sandbox, answer["execution_id"])
 
 
 DAEMON = """
 class Daemon:
     def execute(self, input_data):
         marker = input_data["parameters"]["marker"]
+        if input_data["parameters"]["look"]:  # a later run: is the daemon still around?
+            found = []
+            for entry in _os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                        if marker.encode() in handle.read():
+                            found.append(entry)
+                except OSError:
+                    continue
+            return {"data": None, "metadata": {"found": found}}
         signals = _load("sig" + "nal")
         read, write = _os.pipe()
         child = _os.fork()
@@ -332,10 +356,15 @@ class Daemon:
 def test_a_daemonised_grandchild_dies_with_the_run(
     sandbox: ExecutionService, attack: AttackFactory
 ) -> None:
+    """Not in the next run of the same plugin (which may get the same container), nor on the
+    host."""
     marker = f"omniscope-daemon-{uuid.uuid4().hex}"
-    answer = run_attack(sandbox, attack(DAEMON), parameters={"marker": marker})
-    assert answer["status"] == "succeeded", answer["errors"]
-    assert answer["metadata"]["daemon"] > 1
+    daemon = attack(DAEMON)
+    planted = run_attack(sandbox, daemon, parameters={"marker": marker, "look": False})
+    assert planted["status"] == "succeeded", planted["errors"]
+    assert planted["metadata"]["daemon"] > 1
+    later = run_attack(sandbox, daemon, parameters={"marker": marker, "look": True})
+    assert later["metadata"] == {"found": []}
     assert host_processes_with(marker) == []
 
 
@@ -357,7 +386,7 @@ class Fill:
     def execute(self, input_data):
         seen = {}
         chunk = b"x" * (1 << 20)
-        for folder in ("/tmp", "/dev/shm"):
+        for folder in ("/tmp", "/out", "/dev/shm"):
             written, refused = 0, None
             fd = _os.open(folder + "/fill", _os.O_WRONLY | _os.O_CREAT, 0o600)
             try:
@@ -372,48 +401,58 @@ class Fill:
 """
 
 
-def test_filling_tmp_hits_its_cap(sandbox: ExecutionService, attack: AttackFactory) -> None:
+def test_filling_scratch_space_hits_its_cap(
+    sandbox: ExecutionService, attack: AttackFactory
+) -> None:
     answer = run_attack(sandbox, attack(FILL))
     assert answer["status"] == "succeeded", answer["errors"]
-    cap = 64 * 1024 * 1024  # sandbox_tmpfs_size (and Docker's /dev/shm): in memory, not on disk
-    for folder in ("/tmp", "/dev/shm"):
+    # In memory, not on the host's disk: sandbox_tmpfs_size, sandbox_out_size, Docker's /dev/shm.
+    for folder in ("/tmp", "/out", "/dev/shm"):
         assert answer["metadata"][folder]["refused"] == "ENOSPC"
-        assert 0 < answer["metadata"][folder]["written"] <= cap
+        assert 0 < answer["metadata"][folder]["written"] <= 64 * 1024 * 1024
 
 
 PLANT = """
 class Plant:
     def execute(self, input_data):
-        how, what = input_data["parameters"]["how"], input_data["parameters"]["what"]
-        if how == "symlink":
-            _os.symlink(what, "/out/result.json")
-        elif how == "fifo":
-            _os.mkfifo("/out/result.json")
-        else:
-            fd = _os.open("/out/result.json", _os.O_WRONLY | _os.O_CREAT, 0o644)
-            _os.write(fd, b"{" + b" " * what)
-            _os.close(fd)
-        _os._exit(0)  # before the runner writes the real result
+        p = input_data["parameters"]
+        if p["look"]:  # a later run: what is left in the writable places?
+            return {"data": None, "metadata": {d: sorted(_os.listdir(d)) for d in p["places"]}}
+        for place in p["places"]:
+            for name, host_file in p["links"].items():
+                _os.symlink(host_file, f"{place}/{name}")
+        return {"data": None, "metadata": {"planted": True}, "logs": ["links planted"]}
 """
 
 
-@pytest.mark.parametrize("how", ["symlink", "fifo", "huge"])
-def test_planted_output_is_refused(
-    sandbox: ExecutionService, attack: AttackFactory, how: str, runtime: str
+def test_links_to_host_files_planted_in_outputs_lead_nowhere(
+    sandbox: ExecutionService, attack: AttackFactory
+) -> None:
+    """The host reads a run's result from the runner's channel, never from a path a plugin can
+    touch: links named like results change nothing, and the next run finds none of them."""
+    store_db = str(sandbox.session_factory().bind.url.database)  # type: ignore[union-attr]
+    links = {"result.json": store_db, "data.arrow": "/etc/shadow", "events.jsonl": store_db}
+    places = ["/out", "/tmp", "/dev/shm"]
+    plant = attack(PLANT)
+    planted = run_attack(sandbox, plant, parameters={"look": False, "places": places, "links": links})
+    assert (planted["status"], planted["metadata"], planted["logs"]) == (
+        "succeeded", {"planted": True}, ["links planted"]
+    )  # fmt: skip
+    later = run_attack(sandbox, plant, parameters={"look": True, "places": places, "links": {}})
+    assert later["metadata"] == {place: [] for place in places}
+
+
+def test_a_huge_result_is_refused_with_a_message(
+    sandbox: ExecutionService, attack: AttackFactory
 ) -> None:
     cap = sandbox.settings.max_result_json_bytes
-    store_db = str(sandbox.session_factory().bind.url.database)  # type: ignore[union-attr]
-    what = {"symlink": store_db, "fifo": None, "huge": cap}[how]
-    answer = run_attack(sandbox, attack(PLANT), parameters={"how": how, "what": what})
+    huge = attack(
+        "class Huge:\n    def execute(self, input_data):\n"
+        f"        return {{'data': None, 'metadata': {{'blob': 'x' * {cap}}}}}\n"
+    )
+    answer = run_attack(sandbox, huge)
     assert answer["status"] == "failed"
-    refusals = {
-        "symlink": "output refused: result.json is a symbolic link; not followed",
-        "fifo": "output refused: result.json is not a regular file",
-        "huge": f"output refused: result.json is {cap + 1} bytes, above the {cap}-byte cap",
-    }
-    if is_gvisor(runtime):  # gVisor keeps a FIFO in its own kernel: the host sees no file
-        refusals["fifo"] = "the runner exited (code 0) without a result; see stderr"
-    assert answer["errors"] == [refusals[how]]
+    assert f"bytes is above the {cap}-byte cap" in answer["errors"][0], answer["errors"]
 
 
 def test_deeply_nested_data_is_refused_with_a_message(

@@ -34,7 +34,7 @@ from omniscope_jupyter.sandbox.pip_container import PipContainer
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 from tests.prereq import missing
 
-from .conftest import AttackFactory, labelled, run_attack
+from .conftest import AttackFactory, run_attack
 
 TEST_PREFIX = f"OMNITEST-{uuid.uuid4().hex[:6].upper()}"
 OK = "class Ok:\n    def execute(self, input_data):\n        return {'data': None}\n"
@@ -168,7 +168,7 @@ def test_unverifiable_rules_refuse_network_runs_with_503(
     (record,) = sandbox.page(networked.plugin_id)["executions"]
     recorded = asyncio.run(sandbox.get(networked.plugin_id, record["execution_id"]))
     assert (recorded["status"], recorded["errors"]) == ("failed", [message])
-    assert not labelled(record["execution_id"])  # refused before any container was made
+    assert record["execution_id"] not in sandbox.runner.served  # refused before any container
     # Runs without the permission never join the network: they are not affected.
     assert run_attack(sandbox, attack(OK))["status"] == "succeeded"
     assert sandbox.check_sandbox() == [message]
