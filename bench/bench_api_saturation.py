@@ -49,7 +49,7 @@ class SlowScanner(ScanStage):
 class DripRemote(http.server.BaseHTTPRequestHandler):
     """A remote marketplace that answers one byte a second (a slow-drip peer)."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()

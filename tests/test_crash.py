@@ -24,8 +24,8 @@ KILL_AT = {
     "after-extract": """
         import omniscope_jupyter.core.lifecycle as m
         real = m.read_manifest
-        def read_manifest(root):
-            out = real(root)
+        def read_manifest(root, *args, **kwargs):
+            out = real(root, *args, **kwargs)
             os.kill(os.getpid(), signal.SIGKILL)
         m.read_manifest = read_manifest
     """,

@@ -432,7 +432,7 @@ class Probe:
 @pytest.mark.usefixtures("docker_ready")
 @pytest.mark.parametrize("language", ["r", "python"])
 def test_errors_show_the_plugins_message_and_frames_not_the_runners(
-    tmp_path: Path, language: str
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, language: str
 ) -> None:
     entry = "probe.R" if language == "r" else "probe.py"
     root = tmp_path / "probe"
@@ -442,13 +442,14 @@ def test_errors_show_the_plugins_message_and_frames_not_the_runners(
     target = PluginTarget("probe", "1.0.0", root, manifest(
         name="probe", language=language, entry_point=entry, dependencies=[], config={},
     ))  # fmt: skip
-    settings = SandboxSettings(owner=f"test-{uuid.uuid4().hex[:8]}", work_dir=tmp_path / "runs")
+    # A short work dir: the pool's control socket lives in it, and socket paths are short.
+    runs = tmp_path_factory.mktemp("runs")
+    settings = SandboxSettings(owner=f"test-{uuid.uuid4().hex[:8]}", work_dir=runs)
     runner = SandboxRunner(settings)
     try:
         answer = _run_recorded(runner, settings, tmp_path, target)
     finally:
-        runner.reap()
-        runner.close()
+        runner.shutdown()  # drains its pool: no container of this test outlives it
     assert answer["status"] == "failed"
     message, stack = answer["errors"]
     if language == "r":

@@ -8,6 +8,7 @@ of its own that stays empty: every plugin runs on the server, through its REST A
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,13 @@ async def test_notebook_runs(path: Path, tmp_path: Path, jp_serverapp: Any) -> N
     }
     assert stamps and {s["execution_id"] for s in stamps} <= set(recorded)
     assert all(s["provenance"]["version"] == recorded[s["execution_id"]] for s in stamps)
+    if path.stem == "quickstart":
+        # The visualization plugin's figure and chart show inline, as themselves.
+        shown = [o.get("data", {}) for o in outputs if o.get("output_type") == "execute_result"]
+        pngs = [d["image/png"] for d in shown if "image/png" in d]
+        assert pngs and base64.b64decode(pngs[0]).startswith(b"\x89PNG\r\n\x1a\n")
+        charts = [d["application/vnd.vegalite.v5+json"] for d in shown if "application/vnd.vegalite.v5+json" in d]
+        assert charts and [v["count"] for v in charts[0]["data"]["values"]] == [3, 3, 2, 2]
 
 
 SLEEPER = """

@@ -4,7 +4,7 @@ Magics and widgets talk to a ``PluginBackend`` and never care which one they hol
 
 * ``ServerBackend`` calls the Jupyter server's ``/api/plugins`` REST API, so the server is the one
   place that runs containers and records history; the kernel needs no Docker socket. DataFrames
-  go as pandas' split form today (Arrow IPC bodies once the execute route takes them).
+  travel as Arrow IPC bodies both ways (types and index intact), never spelled out as JSON.
 * ``LocalBackend`` opens the plugin system in this process (``config.open_system``) where no
   server runs (plain IPython, papermill, CI); same calls, same answers.
 
@@ -53,7 +53,9 @@ from ..errors import (
     TooLarge,
 )
 from ..sandbox.contracts import frame_records, wants_json
-from ..sandbox.transfer import frame_to_split
+from ..sandbox.executions import ARROW_ANSWER_KEY
+from ..sandbox.jobs import ARROW_STREAM
+from ..sandbox.transfer import frame_to_ipc, read_table, table_to_frame
 from .render import rendered
 
 T = TypeVar("T")
@@ -203,10 +205,10 @@ class PluginBackend(Protocol):
 
     def list_plugins(self) -> list[dict[str, Any]]: ...
     def details(self, plugin_id: str) -> dict[str, Any]: ...
-    def install(self, path: Path, *, enable: bool = False, force: bool = False) -> dict[str, Any]: ...
-    def install_from_marketplace(
-        self, name: str, version: str | None = None
+    def install(
+        self, path: Path, *, enable: bool = False, force: bool = False
     ) -> dict[str, Any]: ...
+    def install_from_marketplace(self, name: str, version: str | None = None) -> dict[str, Any]: ...
     def set_enabled(self, plugin_id: str, enabled: bool) -> dict[str, Any]: ...
     def update(self, plugin_id: str, version: str | None = None) -> dict[str, Any]: ...
     def rollback(self, plugin_id: str, version: str | None, reason: str) -> dict[str, Any]: ...
@@ -423,9 +425,13 @@ def _sse_messages(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
             data.append(line[5:].strip())
 
 
-def split_to_frame(split: dict[str, Any]) -> pd.DataFrame:
-    """A result frame from the REST answer's split form ``{"columns", "index", "data"}``."""
-    return pd.DataFrame(split["data"], columns=split["columns"], index=split.get("index"))
+def _json_data(answer: dict[str, Any]) -> Any:
+    """A JSON answer's data: a result frame (split form ``{"columns", "index", "data"}``) as a
+    DataFrame, anything else as it is."""
+    data = answer.get("data")
+    if answer.get("output_shape") is not None and isinstance(data, dict) and "columns" in data:
+        return pd.DataFrame(data["data"], columns=data["columns"], index=data.get("index"))
+    return data
 
 
 class ServerBackend:
@@ -448,7 +454,9 @@ class ServerBackend:
     def description(self) -> str:
         return f"plugins run through the Jupyter server at {self.url} (no Docker needed here)"
 
-    def _call(self, method: str, path: str, *, timeout: float | None = TIMEOUT, **kw: Any) -> Any:
+    def _send(
+        self, method: str, path: str, *, timeout: float | None = TIMEOUT, **kw: Any
+    ) -> requests.Response:
         """One request to ``/api/plugins/<path>``; an error answer raises its ``PluginError``."""
         try:
             response = self.session.request(
@@ -458,17 +466,58 @@ class ServerBackend:
             raise ServerUnreachable(
                 f"the Jupyter server at {self.url} does not answer ({type(exc).__name__})"
             ) from None
-        try:
-            payload = response.json() if response.content else {}
-        except ValueError:
-            payload = {"message": response.text[:300]}
         if response.status_code >= 400:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = {"message": response.text[:300]}
             if not isinstance(payload, dict):
                 payload = {}
             message = payload.pop("message", None) or f"HTTP {response.status_code}"
             payload.pop("reason", None)
             raise _ERRORS.get(response.status_code, PluginError)(str(message), **payload)
-        return payload
+        return response
+
+    def _call(self, method: str, path: str, *, timeout: float | None = TIMEOUT, **kw: Any) -> Any:
+        """``_send``, answering the decoded JSON."""
+        response = self._send(method, path, timeout=timeout, **kw)
+        try:
+            return response.json() if response.content else {}
+        except ValueError:
+            raise PluginError(f"the server's answer to {path} is not JSON") from None
+
+    def _execute(
+        self, plugin_id: str, body: dict[str, Any], frame: pd.DataFrame | None
+    ) -> tuple[dict[str, Any], Any]:
+        """POST execute; ``(answer, data)``.
+
+        A frame travels as an Arrow IPC body (the other fields as query arguments) and a
+        result frame comes back as one, its answer in the stream's schema metadata: types and
+        index survive, and nothing is spelled out as JSON. Without a frame: JSON both ways.
+        """
+        path = f"{plugin_id}/execute"
+        if frame is None:
+            answer = self._call("POST", path, json=body, timeout=None)
+            return answer, _json_data(answer)
+        query = {
+            key: json.dumps(value) if key in ("parameters", "config") else str(value)
+            for key, value in body.items()
+            if value is not None
+        }
+        response = self._send(
+            "POST",
+            path,
+            params=query,
+            data=frame_to_ipc(frame),
+            headers={"Content-Type": ARROW_STREAM, "Accept": f"{ARROW_STREAM}, application/json"},
+            timeout=None,
+        )
+        if response.headers.get("Content-Type", "").startswith(ARROW_STREAM):
+            table = read_table(response.content)
+            answer = json.loads((table.schema.metadata or {})[ARROW_ANSWER_KEY])
+            return answer, table_to_frame(table)
+        answer = response.json()
+        return answer, _json_data(answer)
 
     def _upload(self, path: str, package: Path, **fields: str) -> Any:
         with tempfile.TemporaryDirectory() as tmp, _packed(package, tmp).open("rb") as f:
@@ -556,25 +605,21 @@ class ServerBackend:
         execution_id = str(uuid.uuid4())
         body = _run_body(parameters, config, extension_point, timeout)
         body["execution_id"] = execution_id
-        if frame is not None:
+        if frame is not None and wants_json(self.details(plugin_id).get("manifest") or {}):
             # A plugin taking JSON gets a notebook's frame as records, as on a local run.
-            manifest = self.details(plugin_id).get("manifest") or {}
-            body["input_data"] = (
-                frame_records(frame) if wants_json(manifest) else frame_to_split(frame)
-            )
+            body["input_data"], frame = frame_records(frame), None
         buffer, stop = _EventBuffer(), threading.Event()
+        follower = self._pool.submit(self._follow, plugin_id, execution_id, buffer, stop)
 
         def run() -> PluginResult:
             try:
-                answer = self._call("POST", f"{plugin_id}/execute", json=body, timeout=None)
+                answer, data = self._execute(plugin_id, body, frame)
             finally:
                 stop.set()
-            data = answer.get("data")
-            if answer.get("output_shape") is not None and isinstance(data, dict):
-                data = split_to_frame(data)
-            return PluginResult(data=data, answer=answer)
+            # The stream ends right after the record does: its last lines are worth a moment.
+            cf.wait([follower], timeout=2)
+            return PluginResult(data=data, answer={**answer, "data": None})
 
-        self._pool.submit(self._follow, plugin_id, execution_id, buffer, stop)
         return RunHandle(
             plugin_id,
             execution_id,
@@ -672,18 +717,18 @@ def find_server(
     kernel = kernel or kernel_id()
     if not kernel:
         return None
-    for info in _runtime_servers(runtime_dir or Path(jupyter_runtime_dir())):
-        url = str(info["url"]).rstrip("/") + "/"
-        headers = {"Authorization": f"token {info.get('token', '')}"}
-        try:
-            kernels = requests.get(url + "api/kernels", headers=headers, timeout=3).json()
-            ours = any(isinstance(k, dict) and k.get("id") == kernel for k in kernels)
-            if ours and requests.get(
-                url + "api/plugins/extension-points", headers=headers, timeout=3
-            ).ok:
-                return url, str(info.get("token", ""))
-        except (requests.RequestException, ValueError, TypeError):
-            continue
+    with requests.Session() as session:
+        session.trust_env = False  # the token goes to the local server, never to a proxy
+        for info in _runtime_servers(runtime_dir or Path(jupyter_runtime_dir())):
+            url = str(info["url"]).rstrip("/") + "/"
+            session.headers["Authorization"] = f"token {info.get('token', '')}"
+            try:
+                kernels = session.get(url + "api/kernels", timeout=3).json()
+                ours = any(isinstance(k, dict) and k.get("id") == kernel for k in kernels)
+                if ours and session.get(url + "api/plugins/extension-points", timeout=3).ok:
+                    return url, str(info.get("token", ""))
+            except (requests.RequestException, ValueError, TypeError):
+                continue
     return None
 
 

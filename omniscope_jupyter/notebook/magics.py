@@ -31,7 +31,15 @@ from ..core.system import PluginSystem
 from ..errors import PluginError
 from ..manifest import read_manifest
 from ..scan.cli import format_report
-from .client import METADATA_KEY, PluginBackend, PluginResult, RunHandle, as_backend, connect
+from .client import (
+    METADATA_KEY,
+    PluginBackend,
+    PluginResult,
+    RunHandle,
+    as_backend,
+    connect,
+    default_backend,
+)
 from .forms import parse_mapping
 from .history import describe, differences, find_execution, rerun, rerun_input
 from .progress import RunState, follow
@@ -208,6 +216,9 @@ class OmniplugMagics(Magics):
     def client(self) -> PluginBackend:
         """The backend, chosen on first use; says once which one it is."""
         if self._client is None:
+            if not self.server_url and self.backend == "auto":
+                self._client = default_backend()  # the one RunPanel and the panel use too
+                return self._client
             try:
                 self._client = connect(self.server_url, self.token, self.backend)
             except PluginError as e:

@@ -38,9 +38,9 @@ class RunState:
     ended: float | None = None
     error: str = ""
     result: PluginResult | None = None
-    #: Every log line seen, in order (terminals print the new ones).
-    printed: int = 0
+    #: How many log lines arrived, and how many of them a terminal has printed (``new_lines``).
     seen: int = 0
+    printed: int = 0
 
     @property
     def elapsed(self) -> float:

@@ -4,9 +4,9 @@ Plain ipywidgets over the notebook's client (``client.py``), so it works in Jupy
 and VS Code alike, through the server or in the kernel. Four tabs, each with its own status line
 (an action reports there, never raising into the front-end):
 
-* Marketplace: search; per plugin its README (rendered safely: every character of it is
-  escaped, only a few Markdown forms are turned into tags), versions, scan report, rating and
-  reviews, a form to add one, and Install;
+* Marketplace: search; per plugin its README (rendered safely: its raw HTML escaped, the result
+  sanitised, see ``safe_html``), versions, scan report, rating and reviews, a form to add one,
+  and Install;
 * Installed: enable or disable, open in Run or History;
 * Run: a ``RunPanel`` form for the chosen plugin;
 * History: the plugin's executions; show one (its logs and provenance) or rerun it.
@@ -15,7 +15,6 @@ and VS Code alike, through the server or in the kernel. Four tabs, each with its
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,62 +22,12 @@ import ipywidgets as w
 
 from ..core.system import PluginSystem
 from ..errors import PluginError
+from ..safe_html import markdown_to_html
 from .client import PluginBackend, as_backend
 from .history import describe
 from .runpanel import RunPanel, error_html, set_options
 
 TABS = ("Marketplace", "Installed", "Run", "History")
-_INLINE = ((re.compile(r"`([^`]+)`"), r"<code>\1</code>"), (re.compile(r"\*\*([^*]+)\*\*"), r"<b>\1</b>"))
-
-
-def render_markdown(text: str) -> str:
-    """A README as HTML that can hold no markup of its own: escaped first, then a few forms
-    (headings, lists, code blocks, ``code``, **bold**) become tags. Links stay text."""
-    out: list[str] = []
-    paragraph: list[str] = []
-    in_code = in_list = False
-
-    def inline(line: str) -> str:
-        line = html.escape(line)
-        for pattern, tag in _INLINE:
-            line = pattern.sub(tag, line)
-        return line
-
-    def flush() -> None:
-        nonlocal in_list
-        if paragraph:
-            out.append(f"<p>{' '.join(inline(p) for p in paragraph)}</p>")
-            paragraph.clear()
-        if in_list:
-            out.append("</ul>")
-            in_list = False
-
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            flush()
-            out.append("</pre>" if in_code else "<pre>")
-            in_code = not in_code
-        elif in_code:
-            out.append(html.escape(line) + "\n")
-        elif heading := re.match(r"^(#{1,6})\s+(.*)$", line):
-            flush()
-            level = min(6, len(heading[1]) + 2)
-            out.append(f"<h{level}>{inline(heading[2])}</h{level}>")
-        elif item := re.match(r"^\s*[-*]\s+(.*)$", line):
-            if paragraph:
-                flush()
-            if not in_list:
-                out.append("<ul>")
-                in_list = True
-            out.append(f"<li>{inline(item[1])}</li>")
-        elif not line.strip():
-            flush()
-        else:
-            paragraph.append(line)
-    flush()
-    if in_code:
-        out.append("</pre>")
-    return "".join(out)
 
 
 def _stars(rating: dict[str, Any] | None) -> str:
@@ -281,7 +230,7 @@ class MarketplacePanel(w.VBox):
                     f"<i>{html.escape(str(entry.get('description') or ''))}</i> · by "
                     f"{html.escape(str(entry.get('author') or ''))} · {_stars(entry.get('rating'))}"
                 ),
-                w.HTML(render_markdown(readme) if readme else "<i>No README.</i>"),
+                w.HTML(markdown_to_html(readme) if readme else "<i>No README.</i>"),
                 w.HTML("<b>Versions</b>" + versions_html(entry)),
                 w.HTML("<b>Security scan</b> " + scan_html(report)),
                 w.HTML("<b>Reviews</b>" + reviews_html(reviews)),
@@ -378,4 +327,4 @@ class MarketplacePanel(w.VBox):
         self._guard("History", do)
 
 
-__all__ = ["MarketplacePanel", "render_markdown"]
+__all__ = ["MarketplacePanel"]

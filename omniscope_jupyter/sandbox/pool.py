@@ -53,7 +53,15 @@ from ..errors import SandboxUnavailable
 from . import container as ctr
 from .processes import is_alive, process_identity
 from .settings import SandboxSettings
-from .transfer import ChannelClosed, TransferError, close_fds, recv_frame, recv_json, send_json
+from .transfer import (
+    ChannelClosed,
+    TransferError,
+    close_fds,
+    empty_tree,
+    recv_frame,
+    recv_json,
+    send_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,42 +146,12 @@ def make_private_dir(path: Path) -> None:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a folder of any depth without recursion, repairing modes; never raises."""
-    stack = [str(path)]
-    while stack:
-        top = stack[-1]
-        try:
-            os.chmod(top, 0o700)
-            entries = list(os.scandir(top))
-        except FileNotFoundError:
-            stack.pop()
-            continue
-        except OSError as exc:
-            log.warning("could not remove %s: %s", top, exc)
-            return
-        folders = []
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    folders.append(entry.path)
-                else:
-                    os.unlink(entry.path)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("could not remove %s: %s", entry.path, exc)
-                return
-        if folders:
-            stack.extend(folders)
-            continue
-        stack.pop()
-        try:
-            os.rmdir(top)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("could not remove %s: %s", top, exc)
-            return
+    """Remove a folder of any depth (``transfer.empty_tree``); failures are logged, not raised:
+    removal of a run folder must never fail the run or the server."""
+    try:
+        empty_tree(str(path), remove_top=True)
+    except OSError as exc:
+        log.warning("could not remove %s: %s", path, exc)
 
 
 def owned_dir(root: Path, name: str) -> Path:

@@ -338,3 +338,59 @@ class FrameReader:
     def close(self) -> None:
         close_fds(self._fds)
         self._fds = []
+
+
+# -- removing folders (host and runner alike) ----------------------------------------------------
+
+
+def empty_tree(path: str, deadline: float | None = None, remove_top: bool = False) -> None:
+    """Remove everything under ``path`` (and ``path`` itself with ``remove_top``).
+
+    Any depth and any path length: it descends by file descriptor, one folder open at a time
+    (``..`` to climb back), so neither ``PATH_MAX`` nor the open-files limit nor the recursion
+    limit applies. A folder's mode is set back to 0700 before it is entered, so what a plugin
+    made unreadable still goes (its owner may always chmod). Links are removed, not followed.
+    Meant for trees nothing else writes to meanwhile (a run folder, a sandbox's scratch after
+    its processes were killed). ``TimeoutError`` past ``deadline`` (``time.monotonic``).
+    """
+    import time
+
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        if remove_top:
+            os.chmod(path, 0o700)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    names: list[str] = []  # the folders entered below ``path``, outermost first
+    try:
+        while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"emptying {path} took too long")
+            folder = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folder = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if folder is not None:
+                os.chmod(folder, 0o700, dir_fd=fd)
+                inner = os.open(folder, flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+                names.append(folder)
+                continue
+            if not names:
+                break
+            outer = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = outer
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    if remove_top:
+        os.rmdir(path)

@@ -162,10 +162,10 @@ class ExecuteHandler(PluginsAPIHandler):
                 arrow_answer=ARROW_STREAM in accept or "*/*" in accept,
             )
             if arrow is not None:
-                self.set_header("Content-Type", ARROW_STREAM)
                 self.set_header("X-Omniscope-Execution-Id", str(answer["execution_id"]))
                 self.set_header("X-Omniscope-Status", str(answer["status"]))
-                await self.finish(arrow)
+                # APIHandler.finish sets the Content-Type itself (JSON unless told otherwise).
+                await self.finish(arrow, set_content_type=ARROW_STREAM)
                 return
             await self.reply_large(answer, 202 if "data" not in answer else 200)
             return

@@ -185,38 +185,6 @@ def kill_all() -> bool:
     return not other_processes()
 
 
-def empty_dir(top: str, deadline: float) -> None:
-    """Remove everything under ``top`` without recursion (any depth), repairing modes.
-
-    A folder is revisited once its subfolders are gone, then removed; every folder below
-    ``top`` belongs to the sandbox user, so its mode can be set back whatever the plugin did.
-    """
-    stack = [top]
-    while stack:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"emptying {top} took too long")
-        path = stack[-1]
-        try:
-            if path != top:
-                os.chmod(path, 0o700)
-            entries = list(os.scandir(path))
-        except FileNotFoundError:
-            stack.pop()
-            continue
-        subfolders = []
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                subfolders.append(entry.path)
-            else:
-                os.unlink(entry.path)
-        if subfolders:
-            stack.extend(subfolders)
-            continue
-        stack.pop()
-        if path != top:
-            os.rmdir(path)
-
-
 def sysv_ipc_left() -> list[str]:
     left = []
     for kind in ("shm", "msg", "sem"):
@@ -262,7 +230,7 @@ def clean_up(volume_seconds: float) -> dict[str, Any]:
     for top in SCRATCH:
         if os.path.isdir(top):
             try:
-                empty_dir(top, deadline)
+                transfer.empty_tree(top, deadline)
             except OSError as exc:
                 return {"type": "retire", "reason": f"could not empty {top}: {exc}"}
     left = sysv_ipc_left()

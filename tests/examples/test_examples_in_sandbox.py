@@ -200,7 +200,7 @@ def _run_in_a_notebook(store_dir: Path, tmp_path: Path) -> None:
             assert shown in bundle, (name, sorted(bundle))
         # A figure shows as the image, a chart as Vega-Lite, a report rendered, a file as a link.
         ip.user_ns["df"] = frame_from_input(CASES["chart_maker"].input_data)
-        chart = ip.run_line_magic("omniplug", "run chart_maker df -p format=vega-lite")
+        chart = ip.run_line_magic("omniplug", "run chart_maker df -p format=vega-lite -p bins=2")
         spec = chart._repr_mimebundle_()[0]["application/vnd.vegalite.v5+json"]
         assert spec["data"]["values"][0]["count"] == 6
         ip.run_line_magic("omniplug", "run chart_maker df -p chart=histogram -o figure")
@@ -218,4 +218,5 @@ def _run_in_a_notebook(store_dir: Path, tmp_path: Path) -> None:
         assert not isinstance(ip.user_ns.get(str(target)), ExportedFile)
     finally:
         InteractiveShell.clear_instance()
+        asyncio.run(system.shutdown())  # this thread has no event loop of its own
         system.close()

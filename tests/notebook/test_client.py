@@ -28,7 +28,7 @@ from omniscope_jupyter.notebook.client import (
 from omniscope_jupyter.notebook.progress import follow
 from omniscope_jupyter.sandbox.provenance import frame_digest
 
-from .conftest import Server, blocking
+from .conftest import CHATTY_MANIFEST, Server, blocking, write_plugin
 
 FRAME = pd.DataFrame({"a": [1.0, 4.0, 7.0], "label": ["x", "y", "z"]})
 
@@ -61,6 +61,36 @@ async def test_both_backends_give_the_same_result_and_stamp(
     assert "starting on 3 rows" in record["stdout"]
     # The server kept the server run: its history is the server's.
     assert server.system.executions_page("chatty")["total"] == 1
+
+
+ECHO = """
+class Echo:
+    def __init__(self, context):
+        pass
+
+    def execute(self, input_data):
+        return {"data": input_data["data"], "metadata": {}, "logs": [], "warnings": [], "errors": []}
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+async def test_frames_travel_as_arrow_types_and_index_intact(server: Server, tmp_path: Path) -> None:
+    """Through the server a frame goes and comes back as Arrow IPC, not JSON text."""
+    manifest = {**CHATTY_MANIFEST, "name": "echo", "entry_point": "echo.py", "config": {}}
+    server.system.install(write_plugin(tmp_path / "echo", manifest, ECHO), enable=True)
+    frame = pd.DataFrame(
+        {
+            "when": pd.to_datetime(["2024-01-02 03:04:05", "2024-06-07 08:09:10"]),
+            "kind": pd.Categorical(["a", "b"]),
+            "n": pd.array([1, None], dtype="Int64"),
+        },
+        index=pd.Index([10, 20], name="row"),
+    )
+    backend = server.backend()
+    result = await blocking(lambda: follow(backend.start("echo", frame), lambda _s: None))
+    pd.testing.assert_frame_equal(result.data, frame)
+    assert result.provenance["input"]["digest"] == frame_digest(frame)
 
 
 async def test_server_errors_arrive_as_plugin_errors(server: Server, tmp_path: Path) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +176,75 @@ def token_of(service: ExecutionService, execution_id: str) -> str | None:
     with service.session_factory() as session:
         row = session.get(Execution, execution_id)
         return None if row is None else (row.result or {}).get("sandbox")
+
+
+# Another process on the same store (as `omniplug run` or a notebook kernel would be).
+OTHER_PROCESS = """
+import json, sys
+from pathlib import Path
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+from omniscope_jupyter.sandbox.executions import ExecutionService
+from omniscope_jupyter.sandbox.jobs import PluginTarget
+from omniscope_jupyter.sandbox.runner import SandboxRunner
+from omniscope_jupyter.sandbox.settings import SandboxSettings
+
+spec = json.loads(sys.argv[1])
+settings = SandboxSettings(**{**spec["settings"], "work_dir": Path(spec["settings"]["work_dir"]),
+                              "cache_dir": Path(spec["settings"]["cache_dir"])})
+target = PluginTarget(**{**spec["target"], "path": Path(spec["target"]["path"])})
+engine = create_engine(spec["db"])
+service = ExecutionService(sessionmaker(engine, expire_on_commit=False), SandboxRunner(settings))
+answer = service.run(target, spec["body"])
+print(json.dumps({"status": answer["status"], "execution_id": answer["execution_id"]}))
+"""
+
+
+def start_other_process(
+    service: ExecutionService, target: PluginTarget, body: dict[str, Any] | None = None
+) -> subprocess.Popen[str]:
+    """``omniplug run`` or a kernel on the same store: a process running ``target`` once."""
+    engine = service.session_factory.kw["bind"]  # type: ignore[attr-defined]
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(service.settings).items()}
+    body = body or {"extension_point": "analysis", "parameters": {"seconds": 60}}
+    spec = {"settings": settings, "target": {**asdict(target), "path": str(target.path)},
+            "db": str(engine.url), "body": body}
+    return subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS, json.dumps(spec)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_container(service: ExecutionService, target: PluginTarget) -> tuple[str, Any]:
+    """The execution id and container of the other process's run, once it runs."""
+    for _ in range(240):
+        history = service.page(target.plugin_id)["executions"]
+        if history and history[0]["status"] == "running":
+            execution_id = history[0]["execution_id"]
+            containers = with_token(token_of(service, execution_id))
+            if containers and containers[0].status == "running":
+                return execution_id, containers[0]
+        time.sleep(0.25)
+    pytest.fail("the other process's run never started")
+
+
+def gone(token: str, seconds: float = 60) -> bool:
+    """Whether the container of ``token`` disappears within ``seconds`` (not a timing test:
+    a generous bound on something that must happen)."""
+    deadline = time.monotonic() + seconds
+    while with_token(token):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def run_in_a_killed_process(service: ExecutionService, target: Any) -> tuple[str, str]:
+    """Start a run in another process, SIGKILL that process mid-run; the run's id and token."""
+    other = start_other_process(service, target)
+    try:
+        execution_id, container = wait_for_container(service, target)
+    finally:
+        other.send_signal(signal.SIGKILL)
+        other.communicate()
+    return str(execution_id), str(container.labels[RUN_LABEL])

@@ -2,8 +2,9 @@
 and targets to attack (a host listener, test hosts in a network namespace, neighbour containers).
 
 Every attack plugin is first scanned as the install pipeline would and must pass (it is written
-to slip past the static scan); what contains it is the sandbox. After each test the pool is
-drained and nothing may be left behind: no container with our labels, no run folder.
+to slip past the static scan); what contains it is the sandbox. Nothing may be left behind: no
+container of a test's runs once its plugins are forgotten, and at the end no container with our
+labels and no run folder.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 import docker
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from omniscope_jupyter.sandbox.container import OWNER_LABEL, is_gvisor
@@ -35,10 +36,10 @@ from omniscope_jupyter.sandbox.jobs import PluginTarget
 from omniscope_jupyter.sandbox.runner import SandboxRunner
 from omniscope_jupyter.sandbox.settings import SandboxSettings
 from omniscope_jupyter.scan.scanner import PackageScanner
-from omniscope_jupyter.store.orm import Base
+from omniscope_jupyter.store.orm import Base, Execution
 from tests.prereq import missing
 from tests.sandbox import conftest as sandbox_fixtures
-from tests.sandbox.conftest import PluginFactory
+from tests.sandbox.conftest import PluginFactory, retired
 
 # Fixtures shared with the sandbox tests: the engine, the runner images, plugin folders.
 engine_client = sandbox_fixtures.engine_client
@@ -102,32 +103,43 @@ def attack_settings(
 
 
 @pytest.fixture(scope="session")
-def attack_runner(images: dict[str, str], attack_settings: SandboxSettings) -> SandboxRunner:
-    return SandboxRunner(attack_settings)
+def attack_runner(
+    images: dict[str, str], attack_settings: SandboxSettings, engine_client: docker.DockerClient
+) -> Iterator[SandboxRunner]:
+    runner = SandboxRunner(attack_settings)
+    yield runner
+    runner.shutdown()
+    ours = {"label": f"{OWNER_LABEL}={SECURITY_OWNER}"}
+    for _ in range(150):  # containers the drain stopped remove themselves (auto_remove)
+        left = engine_client.containers.list(all=True, filters=ours)
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"labelled containers left after the attacks: {[c.name for c in left]}"
+    folders = [p.name for p in attack_settings.work_dir.iterdir() if p.is_dir()]
+    assert folders in ([], [".owners"]), f"run folders left after the attacks: {folders}"
 
 
 @pytest.fixture
-def sandbox(
-    attack_runner: SandboxRunner, tmp_path: Path, engine_client: docker.DockerClient
-) -> Iterator[ExecutionService]:
+def sandbox(attack_runner: SandboxRunner, tmp_path: Path) -> Iterator[ExecutionService]:
     """An execution service on a fresh store whose runs use the runtime under test.
 
-    Afterwards nothing of the attacks may be left: once the pool is drained (it keeps a plugin's
-    container between its runs by design), no container with our labels and no run folder.
+    Afterwards the test's plugins are forgotten (as at uninstall) and every container that
+    served one of its runs must be gone; the pool keeps a plugin's container between its runs
+    by design. At the end of the session no container with our labels and no run folder is left.
     """
     engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
     Base.metadata.create_all(engine)
-    yield ExecutionService(
+    service = ExecutionService(
         sessionmaker(engine, expire_on_commit=False), attack_runner, attack_runner.settings
     )
-    attack_runner.close()  # drains the pool; a later test's runs start a fresh one
-    attack_runner.reap()
-    left = engine_client.containers.list(
-        all=True, filters={"label": f"{OWNER_LABEL}={SECURITY_OWNER}"}
-    )
-    assert not left, f"labelled containers left after the attack: {[c.name for c in left]}"
-    folders = [p.name for p in attack_runner.settings.work_dir.iterdir() if p.is_dir()]
-    assert folders in ([], [".owners"]), f"run folders left after the attack: {folders}"
+    yield service
+    with service.session_factory() as session:
+        runs = session.execute(select(Execution.id, Execution.plugin_name)).all()
+    for plugin_id in {plugin for _, plugin in runs}:
+        service.forget_plugin(plugin_id)
+    kept = [run for run, _ in runs if not retired(service, run)]
+    assert not kept, f"containers of these runs outlived their plugin: {kept}"
 
 
 #: What every attack starts with: modules fetched by computed names, so no import, call or

@@ -8,8 +8,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # keep __pycache__ out of the plugin folder (and its tarball)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import pandas as pd
-from outlier_detector import OutlierDetector
+import pandas as pd  # noqa: E402 (after the folder is on sys.path)
+from outlier_detector import OutlierDetector  # noqa: E402 (after the folder is on sys.path)
 
 VALUES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 100]
 
