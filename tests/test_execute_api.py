@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import docker
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from omniscope_jupyter.sandbox.container import OWNER_LABEL
 from omniscope_jupyter.sandbox.settings import owner_for
+from omniscope_jupyter.sandbox.transfer import frame_to_ipc
 
 from .api import assert_error, call, upload
 from .helpers import REPO, build_package
@@ -178,6 +182,53 @@ async def test_known_scan_bypasses_are_contained_by_the_sandbox(jp_fetch: Any, t
     assert seen["network"] == ["lo"]  # no interface but loopback
     assert seen["token_visible"] is False
     assert seen["uid"] == 65534
+
+
+ARROW = "application/vnd.apache.arrow.stream"
+SCALER = textwrap.dedent('''
+    class Scaler:
+        def __init__(self, context):
+            pass
+
+        def execute(self, input_data):
+            frame = input_data["data"]
+            factor = input_data["parameters"]["factor"]
+            return {"data": frame * factor, "metadata": {"rows": len(frame)}}
+''')
+
+
+async def test_arrow_in_and_arrow_out(jp_fetch: Any, tmp_path: Path) -> None:
+    """The execute route takes the input table as an Arrow IPC body (the other fields as query
+    arguments) and answers the result frame as Arrow, its record in the schema metadata."""
+    archive = build_package(
+        tmp_path / "scaler.tar.gz", files={"scaler.py": SCALER}, top="scaler", name="scaler",
+        entry_point="scaler.py", dependencies=[], config={},
+        permissions=["read_data", "write_data"],
+    )  # fmt: skip
+    await _install_enabled(jp_fetch, archive)
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    params = {"parameters": json.dumps({"factor": 10})}
+    response = await jp_fetch(
+        "api", "plugins", "scaler", "execute", method="POST", body=frame_to_ipc(frame),
+        headers={"Content-Type": ARROW, "Accept": ARROW}, params=params,
+    )  # fmt: skip
+    assert response.code == 200 and response.headers["Content-Type"] == ARROW
+    reader = pa.ipc.open_stream(response.body)
+    record = json.loads(reader.schema.metadata[b"omniscope.execution"])
+    assert record["status"] == "succeeded" and record["metadata"] == {"rows": 3}
+    assert response.headers["X-Omniscope-Execution-Id"] == record["execution_id"]
+    assert reader.read_all().to_pandas()["x"].tolist() == [10.0, 20.0, 30.0]
+    # Asked for JSON, the same run answers JSON; a bad query argument is a 400.
+    status, answer = await call(
+        jp_fetch, "POST", "scaler", "execute", body=frame_to_ipc(frame), params=params,
+        headers={"Content-Type": ARROW, "Accept": "application/json"},
+    )  # fmt: skip
+    assert status == 200 and answer["data"]["data"] == [[10.0], [20.0], [30.0]], answer
+    status, answer = await call(
+        jp_fetch, "POST", "scaler", "execute", body=b"not arrow", params={"colour": "red"},
+        headers={"Content-Type": ARROW},
+    )  # fmt: skip
+    assert_error(status, answer, 400, "unknown query argument(s) colour")
 
 
 @pytest.fixture

@@ -479,3 +479,20 @@ def _run_recorded(
     service = ExecutionService(sessionmaker(engine, expire_on_commit=False), runner, settings)
     return service.run(target, {"input_data": {"a": [1, 2]}})
 
+
+
+async def test_idempotent_and_dev_installs_through_rest(
+    jp_fetch: Any, package: Callable[..., Path]
+) -> None:
+    """The install route takes the same flags as ``omniplug install`` (and the magics)."""
+    from .api import upload
+
+    archive = package(version="1.0.0")
+    status, first = await upload(jp_fetch, archive)
+    assert status == 201 and first["action"] == "installed", first
+    status, again = await upload(jp_fetch, archive, if_missing="true")
+    assert status == 201 and again["action"] == "unchanged", again
+    status, dev = await upload(jp_fetch, package(version="1.1.0"), dev="true")
+    assert status == 201 and dev["dev"] is True and dev["action"] == "installed", dev
+    status, bad = await upload(jp_fetch, archive, upgrade="maybe")
+    assert status == 400 and "upgrade must be true or false" in bad["message"]

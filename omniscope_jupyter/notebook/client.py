@@ -206,7 +206,14 @@ class PluginBackend(Protocol):
     def list_plugins(self) -> list[dict[str, Any]]: ...
     def details(self, plugin_id: str) -> dict[str, Any]: ...
     def install(
-        self, path: Path, *, enable: bool = False, force: bool = False
+        self,
+        path: Path,
+        *,
+        enable: bool = False,
+        force: bool = False,
+        dev: bool = False,
+        if_missing: bool = False,
+        upgrade: bool = False,
     ) -> dict[str, Any]: ...
     def install_from_marketplace(self, name: str, version: str | None = None) -> dict[str, Any]: ...
     def set_enabled(self, plugin_id: str, enabled: bool) -> dict[str, Any]: ...
@@ -298,10 +305,10 @@ class LocalBackend:
     def details(self, plugin_id: str) -> dict[str, Any]:
         return self.system.details(plugin_id)
 
-    def install(self, path: Path, *, enable: bool = False, force: bool = False) -> dict[str, Any]:
+    def install(self, path: Path, *, enable: bool = False, **flags: bool) -> dict[str, Any]:
         if not Path(path).exists():
             raise InvalidRequest(f"{path} does not exist")
-        return self.system.install(path, enable=enable, force=force)
+        return self.system.install(path, enable=enable, **flags)
 
     def install_from_marketplace(self, name: str, version: str | None = None) -> dict[str, Any]:
         return self.system.install_from_marketplace({"name": name, "version": version})
@@ -531,8 +538,9 @@ class ServerBackend:
     def details(self, plugin_id: str) -> dict[str, Any]:
         return dict(self._call("GET", plugin_id))
 
-    def install(self, path: Path, *, enable: bool = False, force: bool = False) -> dict[str, Any]:
-        result = dict(self._upload("install", Path(path), force="true" if force else "false"))
+    def install(self, path: Path, *, enable: bool = False, **flags: bool) -> dict[str, Any]:
+        fields = {name: "true" if on else "false" for name, on in flags.items()}
+        result = dict(self._upload("install", Path(path), **fields))
         if enable and not result["enabled"]:
             self.set_enabled(result["plugin_id"], True)
             result["enabled"] = True

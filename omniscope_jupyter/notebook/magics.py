@@ -130,6 +130,16 @@ def build_parser() -> _Parser:
     p.add_argument("source", help="a plugin folder, a .tar.gz, or a marketplace name[==version]")
     p.add_argument("--enable", action="store_true", help="enable it after installing")
     p.add_argument("--force", action="store_true", help="install past a refusing scan")
+    p.add_argument(
+        "--dev", action="store_true", help="a development version, replaced in place next time"
+    )
+    once = p.add_mutually_exclusive_group()
+    once.add_argument(
+        "--if-missing", action="store_true", help="do nothing when this version is installed"
+    )
+    once.add_argument(
+        "--upgrade", action="store_true", help="install and activate it when it is newer"
+    )
     p = sub.add_parser("update", help="switch to a newer version (fetched when only published)")
     p.add_argument("plugin")
     p.add_argument("version", nargs="?")
@@ -289,7 +299,14 @@ class OmniplugMagics(Magics):
     def _install(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
         source = Path(args.source).expanduser()
         if source.exists():
-            return self.client.install(source, enable=args.enable, force=args.force)
+            return self.client.install(
+                source,
+                enable=args.enable,
+                force=args.force,
+                dev=args.dev,
+                if_missing=args.if_missing,
+                upgrade=args.upgrade,
+            )
         ref = _CATALOG_REF.match(args.source)
         if ref is None:
             raise UsageError(

@@ -22,22 +22,25 @@ from .upload import StreamingUploadHandler
 
 
 class InstallHandler(StreamingUploadHandler):
-    """``POST /api/plugins/install``: multipart ``file`` (and optional ``force``)."""
+    """``POST /api/plugins/install``: multipart ``file``; optional flags ``force``, ``dev``,
+    ``if_missing``, ``upgrade`` (form fields or query arguments, ``true``/``false``)."""
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
         package = self.uploaded_file()
-        force = self.upload_field("force", "false").lower() in {"1", "true", "yes"}
-        if force and not await self.is_authorized_for("execute", AUTH_RESOURCE + ":force"):
+        flags = {name: self.upload_flag(name) for name in ("force", "dev", "if_missing", "upgrade")}
+        if flags["force"] and not await self.is_authorized_for(
+            "execute", AUTH_RESOURCE + ":force"
+        ):
             raise Forbidden("You are not authorized to force an install past the scan.")
         result = await self.in_thread(
             self.system.install,
             package,
             work="install",
             user=self.username,
-            force=force,
             progress=lambda step, detail: self.log.info("install %s: %s", step, detail),
+            **flags,
         )
         self.reply(result, 201)
 

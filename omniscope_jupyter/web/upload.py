@@ -17,7 +17,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from tornado import web
 from tornado.http1connection import HTTP1Connection
 
-from ..errors import InvalidPackage, PluginError, TooLarge
+from ..errors import InvalidPackage, InvalidRequest, PluginError, TooLarge
 from .base import AUTH_RESOURCE, PluginsAPIHandler
 
 
@@ -184,6 +184,15 @@ class StreamingUploadHandler(PluginsAPIHandler):
         if self._upload_error is not None:
             raise self._upload_error
         return self._upload.finish()
+
+    def upload_flag(self, name: str) -> bool:
+        """A true/false field of the form (or query); anything else is a 400."""
+        value = self.upload_field(name, "false").strip().lower()
+        if value in {"1", "true", "yes"}:
+            return True
+        if value in {"", "0", "false", "no"}:
+            return False
+        raise InvalidRequest(f"{name} must be true or false, not {value[:40]!r}.")
 
     def upload_field(self, name: str, default: str = "") -> str:
         """A small text field of the multipart form, else the query argument."""
