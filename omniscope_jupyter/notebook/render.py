@@ -109,3 +109,20 @@ def rendered(kind: str, data: Any) -> Any:
     """``data`` as its display object when ``kind`` is a document kind; else ``data`` itself."""
     display = _DISPLAYS.get(kind)
     return display(data) if display is not None and isinstance(data, dict) else data
+
+
+def html_of(kind: str, data: Any) -> str | None:
+    """Safe HTML of a document result for an HTML widget (None: not a document).
+
+    An HTML widget cannot draw Vega-Lite: the chart's spec is shown as text, with the way to
+    see it drawn.
+    """
+    shown = rendered(kind, data)
+    if shown is data:
+        return None
+    if isinstance(shown, Figure) and shown.media_type == "image/png":
+        return f'<img src="data:image/png;base64,{html.escape(shown.base64)}" alt="{html.escape(shown.title)}"/>'
+    if isinstance(shown, VegaLite):
+        spec = html.escape(json.dumps(shown.spec, indent=2)[:20000])
+        return f"<p>A Vega-Lite chart: <code>display(result)</code> draws it.</p><pre>{spec}</pre>"
+    return str(shown._repr_mimebundle_()["text/html"])
