@@ -22,14 +22,15 @@ from jsonschema import Draft202012Validator
 
 from omniscope_jupyter.errors import InvalidRequest
 from omniscope_jupyter.extension_points import BY_NAME, EXTENSION_POINTS, RESULT_KINDS
-from omniscope_jupyter.notebook.render import ExportedFile, Figure, Report, VegaLite, rendered
+from omniscope_jupyter.config import open_system
+from omniscope_jupyter.notebook.render import ExportedFile, Figure, Report, VegaLite, html_of, rendered
 from omniscope_jupyter.sandbox.contracts import check_outcome
 from omniscope_jupyter.sandbox.jobs import PluginTarget, build_request
 from omniscope_jupyter.sandbox.runner import RunOutcome
 from omniscope_jupyter.sdk import create_project
 
 from .api import assert_error, call, upload
-from .examples.example_plugins import R_DRIVER, r_available
+from .examples.example_plugins import EXAMPLES, R_DRIVER, r_available
 from .helpers import REPO, build_package
 
 SPEC = REPO.parent / "shared" / "SPEC-plugin-system-quickstart.md"
@@ -325,6 +326,27 @@ def test_results_render_by_kind_and_never_as_live_plugin_html(tmp_path: Path) ->
     assert '<a download="a.csv" href="data:text/csv;base64,YSxiCg==">' in exported._repr_mimebundle_()["text/html"]
     assert exported.save(tmp_path).read_bytes() == b"a,b\n" and (tmp_path / "a.csv").is_file()
     assert rendered("frame", FRAME) is FRAME and rendered("json", {"x": 1}) == {"x": 1}
+    # An HTML widget (the run form) gets the same safe views; a chart's spec is text there.
+    assert html_of("figure", {"kind": "figure", "media_type": "image/png", "base64": PNG}).startswith(
+        '<img src="data:image/png;base64,'
+    )
+    spec = html_of("vega-lite", {"kind": "vega-lite", "spec": {"mark": "bar", "title": "<b>x</b>"}})
+    assert "&lt;b&gt;x&lt;/b&gt;" in spec and "<b>x" not in spec
+    assert html_of("frame", FRAME) is None
+
+
+def test_input_format_shows_in_details_and_the_marketplace(tmp_path: Path) -> None:
+    system = open_system(str(tmp_path / "store"), user="analyst")
+    try:
+        archive = tmp_path / "webhook_notifier.tar.gz"
+        subprocess.run(["tar", "-czf", str(archive), "webhook_notifier/"], cwd=EXAMPLES, check=True)
+        system.publish(archive)
+        published = system.catalog_entry("webhook_notifier")["versions_detail"][0]["manifest"]
+        assert published["input_format"] == "json"
+        system.install_from_marketplace({"name": "webhook_notifier"})
+        assert system.details("webhook_notifier")["manifest"]["input_format"] == "json"
+    finally:
+        system.close()
 
 
 # -- the SDK scaffold keeps its point's contract --------------------------------------------------

@@ -25,6 +25,7 @@ from .client import PluginBackend, PluginResult, RunHandle, as_backend
 from .forms import build_fields, field_row, parse_mapping, values
 from .history import rerun, rerun_input
 from .progress import RunState, follow
+from .render import html_of
 
 #: Shown in place of a variable name for a frame that is not one of the notebook's variables.
 GIVEN_FRAME = "(the DataFrame given)"
@@ -62,7 +63,10 @@ def error_html(text: str) -> str:
 def result_html(result: PluginResult) -> str:
     """The head of a result frame (or its JSON), its logs and warnings."""
     data = result.data
-    if isinstance(data, pd.DataFrame):
+    document = html_of(str(result.answer.get("kind", "")), data)  # a figure, chart, report, file
+    if document is not None:
+        shown = document
+    elif isinstance(data, pd.DataFrame):
         shown = data.head(20).to_html()
     else:
         shown = f"<pre>{html.escape(json.dumps(data, indent=2, default=str))}</pre>"

@@ -12,9 +12,9 @@ named regular files from ``/out``, without following links and under size caps
 (:class:`Workspace`), and treats them as data.
 
 Network: the container is on the ``omniscope-sandbox`` bridge (no container-to-container
-traffic), because it must reach the index. Firewall rules that drop traffic from the sandbox
-networks to the host's own and to private addresses are being added separately (DNS still
-works: Docker's embedded resolver answers from the engine, not from the container).
+traffic), because it must reach the index. The sandbox firewall (``firewall.py``) drops its
+traffic to the host's own and to private addresses, as for every networked plugin; DNS passes
+only to the host's configured resolvers, which Docker's embedded resolver forwards to.
 
 Every container carries the run, owner and process labels of the sandbox containers, so the
 reaper removes one a crash left behind; normally it is removed in a ``finally``.
@@ -303,6 +303,9 @@ def pip_container_options(
             PROCESS_LABEL: process_identity(),
             PURPOSE_LABEL: "resolve-dependencies",
         },
+        # Under the plugins' runtime too (gVisor where the admin chose it): pip is hostile
+        # input's first reader.
+        "runtime": settings.runtime,
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
         "read_only": True,
