@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import REPO, build_package, manifest, multipart
+from .helpers import build_package
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
-
-# Kept importable from here while tests move to ``tests.helpers``.
-__all__ = ["REPO", "build_package", "manifest", "multipart"]
 
 
 

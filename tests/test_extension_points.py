@@ -20,10 +20,17 @@ import pandas as pd
 import pytest
 from jsonschema import Draft202012Validator
 
+from omniscope_jupyter.config import open_system
 from omniscope_jupyter.errors import InvalidRequest
 from omniscope_jupyter.extension_points import BY_NAME, EXTENSION_POINTS, RESULT_KINDS
-from omniscope_jupyter.config import open_system
-from omniscope_jupyter.notebook.render import ExportedFile, Figure, Report, VegaLite, html_of, rendered
+from omniscope_jupyter.notebook.render import (
+    ExportedFile,
+    Figure,
+    Report,
+    VegaLite,
+    html_of,
+    rendered,
+)
 from omniscope_jupyter.sandbox.contracts import check_outcome
 from omniscope_jupyter.sandbox.jobs import PluginTarget, build_request
 from omniscope_jupyter.sandbox.runner import RunOutcome

@@ -39,7 +39,7 @@ from omniscope_jupyter.sdk import create_project
 from omniscope_jupyter.store import Execution, HistoryEntry, Plugin
 
 from .api import assert_error, call, upload
-from .conftest import REPO, manifest
+from .helpers import REPO, manifest
 
 EXAMPLES = REPO / "plugins" / "examples"
 pytestmark = pytest.mark.timeout(120)
@@ -396,7 +396,7 @@ def test_a_series_is_a_one_column_frame_and_duplicate_columns_are_named(
 
 
 def _package(tmp_path: Path, name: str) -> Path:
-    from .conftest import build_package
+    from .helpers import build_package
 
     return build_package(
         tmp_path / f"{name}-{uuid.uuid4().hex[:6]}.tar.gz", top=name, name=name,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from jupyter_server.auth.authorizer import Authorizer
-from jupyter_server.auth.identity import IdentityProvider, User
 
 from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.marketplace import Marketplace
@@ -16,19 +15,7 @@ from omniscope_jupyter.web.marketplace import ADMIN_RESOURCE
 
 from ..api import call
 from ..helpers import multipart
-
-USER_HEADER = "X-Test-User"
-
-
-class HeaderIdentityProvider(IdentityProvider):
-    """The token authenticates; ``X-Test-User`` then picks who the caller is (tests only)."""
-
-    async def get_user(self, handler: Any) -> User | None:  # type: ignore[override]
-        user = await self._get_user(handler)
-        name = handler.request.headers.get(USER_HEADER)
-        if user is None or not name:
-            return user
-        return User(username=name, name=name, display_name=name)
+from .helpers import HeaderIdentityProvider, as_user
 
 
 class CurationByAdminAuthorizer(Authorizer):
@@ -50,10 +37,6 @@ def jp_server_config(jp_server_config: dict[str, Any]) -> dict[str, Any]:
             "authorizer_class": CurationByAdminAuthorizer,
         },
     }
-
-
-def as_user(name: str) -> dict[str, str]:
-    return {USER_HEADER: name}
 
 
 Api = Callable[..., Awaitable[tuple[int, Any]]]

@@ -10,7 +10,7 @@ import pytest
 
 from ..api import assert_error
 from ..doubles import ReadOnlyAuthorizer
-from .conftest import HeaderIdentityProvider
+from .helpers import HeaderIdentityProvider
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ..api import assert_error, call
-from .conftest import as_user
+from .helpers import as_user
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,7 +7,6 @@ otherwise, in development, by the host's ``Rscript``. With neither, R tests go t
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,11 +16,9 @@ import pytest
 
 from omniscope_jupyter.errors import SandboxUnavailable
 from omniscope_jupyter.scan.r_runners import DockerRRunner, HostRRunner
-from omniscope_jupyter.scan.report import ScanReport
-from omniscope_jupyter.scan.scanner import PackageScanner
 from tests.prereq import missing
 
-CORPUS = Path(__file__).with_name("corpus")
+from .helpers import CORPUS
 
 
 def docker_r_image() -> tuple[Any, str] | None:
@@ -84,31 +81,3 @@ def copy_case(tmp_path: Path) -> Callable[[str], Path]:
         return dest
 
     return copy
-
-
-def load_manifest(package_dir: Path) -> dict[str, Any]:
-    return json.loads((package_dir / "manifest.json").read_text())
-
-
-def scan_dir(
-    package_dir: Path, scanner: PackageScanner | None = None, **manifest: Any
-) -> ScanReport:
-    """Scan ``package_dir`` with its manifest (fields overridden by ``manifest``)."""
-    scanner = scanner or PackageScanner(r_runner=_no_r)
-    return scanner.scan(package_dir, {**load_manifest(package_dir), **manifest})
-
-
-def _no_r(*args: Any) -> str:
-    raise AssertionError("this test must not need R")
-
-
-def located(report: ScanReport) -> set[tuple[str, str, int]]:
-    """``{(rule_id, file, line)}`` of a report, for exact assertions."""
-    return {(f.rule_id, f.file, f.line) for f in report.findings}
-
-
-def severity_of(report: ScanReport, rule_id: str, file: str, line: int) -> str:
-    [sev] = {
-        f.severity for f in report.findings if (f.rule_id, f.file, f.line) == (rule_id, file, line)
-    }
-    return sev

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from omniscope_jupyter.scan.scanner import PackageScanner
 
-from .conftest import located, scan_dir, severity_of
+from .helpers import located, scan_dir, severity_of
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

@@ -11,7 +11,7 @@ from omniscope_jupyter.scan import cli_scan, format_report
 from omniscope_jupyter.scan.scanner import PackageScanner
 from omniscope_jupyter.sdk import create_project
 
-from .conftest import CORPUS, scan_dir
+from .helpers import CORPUS, scan_dir
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "plugins" / "examples"
 

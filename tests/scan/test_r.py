@@ -12,7 +12,7 @@ from omniscope_jupyter.scan.r_runners import DockerRRunner
 from omniscope_jupyter.scan.report import ScanReport
 from omniscope_jupyter.scan.scanner import PackageScanner
 
-from .conftest import CORPUS, located, scan_dir, severity_of
+from .helpers import CORPUS, located, scan_dir, severity_of
 
 
 @pytest.fixture(scope="module")

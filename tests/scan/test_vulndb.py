@@ -12,7 +12,7 @@ import pytest
 from omniscope_jupyter.scan.scanner import PackageScanner
 from omniscope_jupyter.scan.vulndb import VulnDBError, default_vulndb_path, load_vulndb
 
-from .conftest import CORPUS, scan_dir
+from .helpers import CORPUS, scan_dir
 
 OSV_REQUESTS = {
     "id": "GHSA-x84v-xcm2-53pg",
