@@ -21,6 +21,7 @@ from . import archive
 from .config import OmniscopeConfig, load_config, open_system
 from .core.system import PluginSystem
 from .errors import PluginError
+from .values import ExecutionStatus
 
 USER_ERROR = 2
 
@@ -127,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> Any:
     if args.timeout:
         body["timeout"] = args.timeout
     answer = _system(args).run(args.plugin, body)
-    args.exit_code = 0 if answer["status"] == "succeeded" else 1
+    args.exit_code = 0 if answer["status"] == ExecutionStatus.SUCCEEDED else 1
 
     def text(a: dict[str, Any]) -> str:
         lines = [f"{a['plugin_id']} {a['version']}: {a['status']} in {a.get('duration_ms') or 0:.0f} ms"]

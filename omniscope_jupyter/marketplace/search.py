@@ -39,6 +39,7 @@ from sqlalchemy.sql import Subquery
 from ..errors import InvalidRequest
 from ..extension_points import EXTENSION_POINT_NAMES
 from ..store.database import lock_schema
+from ..values import Language
 from .checks import storable, unprintable
 from .orm import CatalogPlugin, RatingSummary
 from .ranking import bayesian_rating_sql
@@ -290,7 +291,7 @@ class SearchIndex:
 
 
 SORTS = ("relevance", "rating", "downloads", "newest")
-LANGUAGES = ("python", "r")
+LANGUAGES = tuple(Language)
 MAX_PAGE_SIZE = 100
 #: Longest filter value and most tags one search may name.
 MAX_FILTER_CHARS = 200

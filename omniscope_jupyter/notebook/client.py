@@ -63,7 +63,6 @@ T = TypeVar("T")
 #: Key of the output metadata that carries a result's provenance (``{"omniscope": {...}}``).
 METADATA_KEY = "omniscope"
 #: Statuses of a finished run.
-FINISHED = frozenset({"succeeded", "failed", "timeout", "oom", "cancelled"})
 _ERRORS: dict[int, type[PluginError]] = {
     400: InvalidRequest,
     403: Forbidden,

@@ -31,6 +31,7 @@ from ..core.system import PluginSystem
 from ..errors import PluginError
 from ..manifest import read_manifest
 from ..scan.cli import format_report
+from ..values import ExecutionStatus
 from .client import (
     METADATA_KEY,
     PluginBackend,
@@ -445,7 +446,7 @@ class OmniplugMagics(Magics):
                 print(text)
             for warning in answer.get("warnings", []):
                 print(f"warning: {warning}")
-        if result.status != "succeeded":
+        if result.status != ExecutionStatus.SUCCEEDED:
             errors = "; ".join(str(e) for e in answer.get("errors", []))
             raise UsageError(
                 _one_line(f"%omniplug {args.command}: {result.plugin_id} {result.status}: {errors}")

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import PluginError
+from ..values import ExecutionStatus
 from .client import PluginResult, RunHandle
 
 #: Log lines a run's display keeps.
@@ -65,7 +66,7 @@ class RunState:
 
     def finish(self, result: PluginResult) -> None:
         self.result, self.status, self.ended = result, result.status, time.monotonic()
-        if result.status == "succeeded":
+        if result.status == ExecutionStatus.SUCCEEDED:
             self.fraction = 1.0
         self.error = "; ".join(str(e) for e in result.answer.get("errors", []))[:2000]
 

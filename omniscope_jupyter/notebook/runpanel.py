@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..core.system import PluginSystem
 from ..errors import PluginError
+from ..values import ExecutionStatus
 from .client import PluginBackend, PluginResult, RunHandle, as_backend
 from .forms import build_fields, field_row, parse_mapping, values
 from .history import rerun, rerun_input
@@ -261,7 +262,7 @@ class RunPanel(w.VBox):
 
     def _done(self, result: PluginResult) -> None:
         self.result = result
-        if result.status != "succeeded":
+        if result.status != ExecutionStatus.SUCCEEDED:
             errors = "; ".join(str(e) for e in result.answer.get("errors", []))
             self.status.value = error_html(f"{self.plugin} {result.status}: {errors}")
             return

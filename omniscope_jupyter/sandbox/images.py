@@ -33,11 +33,12 @@ import docker
 import docker.errors
 
 from ..errors import SandboxUnavailable
+from ..values import Language
 from .settings import SandboxSettings
 
 Progress = Callable[[str], None]
 
-LANGUAGES = ("python", "r")
+LANGUAGES = tuple(Language)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BUILD_LOCK = threading.Lock()
 
