@@ -502,6 +502,7 @@ class PluginManager:
             "versions": [v.version for v in versions],
             "enabled": plugin.enabled,
             "language": m.get("language"),
+            "input_format": m.get("input_format", "dataframe"),
             "category": m.get("category"),
             "description": m.get("description"),
             "author": m.get("author"),

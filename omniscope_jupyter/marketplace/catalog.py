@@ -293,6 +293,7 @@ class Catalog:
             "description": m.get("description", ""),
             "author": m.get("author", ""),
             "language": m.get("language"),
+            "input_format": m.get("input_format", "dataframe"),
             "category": m.get("category"),
             "tags": m.get("tags", []),
             "extension_points": m.get("extension_points", []),

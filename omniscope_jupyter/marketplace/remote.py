@@ -636,6 +636,7 @@ RESULT_FIELDS: dict[str, tuple[Any, str, Any]] = {
     "description": (_is_text, "a string", ""),
     "author": (_is_text, "a string", ""),
     "language": (_is_text_or_none, "a string", None),
+    "input_format": (lambda v: v in ("dataframe", "json"), '"dataframe" or "json"', "dataframe"),
     "category": (_is_text_or_none, "a string", None),
     "tags": (_is_texts, "a list of strings", []),
     "extension_points": (_is_texts, "a list of strings", []),

@@ -291,7 +291,7 @@ class SearchIndex:
 
 
 SORTS = ("relevance", "rating", "downloads", "newest")
-LANGUAGES = tuple(Language)
+LANGUAGES: tuple[str, ...] = tuple(Language)
 MAX_PAGE_SIZE = 100
 #: Longest filter value and most tags one search may name.
 MAX_FILTER_CHARS = 200

@@ -304,10 +304,21 @@ class LocalBackend:
     def details(self, plugin_id: str) -> dict[str, Any]:
         return self.system.details(plugin_id)
 
-    def install(self, path: Path, *, enable: bool = False, **flags: bool) -> dict[str, Any]:
+    def install(
+        self,
+        path: Path,
+        *,
+        enable: bool = False,
+        force: bool = False,
+        dev: bool = False,
+        if_missing: bool = False,
+        upgrade: bool = False,
+    ) -> dict[str, Any]:
         if not Path(path).exists():
             raise InvalidRequest(f"{path} does not exist")
-        return self.system.install(path, enable=enable, **flags)
+        return self.system.install(
+            path, enable=enable, force=force, dev=dev, if_missing=if_missing, upgrade=upgrade
+        )
 
     def install_from_marketplace(self, name: str, version: str | None = None) -> dict[str, Any]:
         return self.system.install_from_marketplace({"name": name, "version": version})

@@ -634,6 +634,9 @@ class ExecutionService:
             if row is None or row.status not in ("queued", "running"):
                 return False
             if (row.result or {}).get(CANCEL_REQUESTED):
+                row.status = "cancelled"
+                row.result = self._note("cancelled before it started")
+                row.finished_at = datetime.now(UTC)
                 return False
             row.status = "running"
             row.result = {SANDBOX_TOKEN: token}

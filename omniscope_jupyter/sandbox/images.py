@@ -38,7 +38,7 @@ from .settings import SandboxSettings
 
 Progress = Callable[[str], None]
 
-LANGUAGES = tuple(Language)
+LANGUAGES: tuple[str, ...] = tuple(Language)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _BUILD_LOCK = threading.Lock()
 
