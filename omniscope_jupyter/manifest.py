@@ -1,4 +1,4 @@
-"""Validation of a plugin's ``manifest.json``.
+"""Validation of a plugin's ``manifest.json`` into a typed ``Manifest``.
 
 Every problem is collected and reported at once, one sentence each naming the field, so an author
 fixes a manifest in one round trip rather than one error at a time.
@@ -6,25 +6,29 @@ fixes a manifest in one round trip rather than one error at a time.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 from semver import Version as SemVer
 
+from . import jsonsafe
 from ._version import PLATFORM_VERSION
 from .errors import InvalidPackage
 from .extension_points import EXTENSION_POINT_NAMES
 from .sandbox.requirements import RequirementError, parse_requirement
+from .values import Language, Permission
 
 MANIFEST_FILE = "manifest.json"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 #: Names that would collide with fixed routes under ``/api/plugins/``.
 RESERVED_NAMES = frozenset({"list", "install", "marketplace", "sdk"})
-LANGUAGES = {"python": ".py", "r": ".R"}
-PERMISSIONS = ("read_data", "write_data", "network", "file_system")
+LANGUAGES = {language.value: language.suffix for language in Language}
+PERMISSIONS = tuple(permission.value for permission in Permission)
 #: Config entry types and the JSON types their defaults must have.
 CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -48,7 +52,49 @@ SCHEMA_SECTIONS = ("config", "parameters")
 NUMBER_KINDS = ("integer", "number")
 
 
-def read_manifest(package_dir: Path, *, strict: bool = False) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Manifest:
+    """A validated manifest: the fields the platform acts on, typed, and the whole of it.
+
+    ``data`` is the manifest as stored and answered (defaults filled in, unknown fields kept for
+    newer platforms); the typed fields are read from it once, at validation.
+    """
+
+    name: str
+    version: str
+    language: Language
+    entry_point: str
+    extension_points: tuple[str, ...]
+    permissions: frozenset[Permission]
+    dependencies: tuple[str, ...]
+    input_format: str
+    data: Mapping[str, Any]
+
+    @classmethod
+    def from_validated(cls, data: Mapping[str, Any]) -> Manifest:
+        """The typed view of ``data`` that ``validate_manifest`` accepted."""
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            language=Language(str(data["language"]).lower()),
+            entry_point=str(data["entry_point"]),
+            extension_points=tuple(data["extension_points"]),
+            permissions=frozenset(Permission(p) for p in data["permissions"]),
+            dependencies=tuple(data["dependencies"]),
+            input_format=str(data["input_format"]),
+            data=dict(data),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The manifest as JSON (what the store keeps and the stages read)."""
+        return dict(self.data)
+
+    def with_version(self, version: str) -> Manifest:
+        """The same manifest at another version (a development install's ``-dev``)."""
+        return dataclasses.replace(self, version=version, data={**self.data, "version": version})
+
+
+def read_manifest(package_dir: Path, *, strict: bool = False) -> Manifest:
     """Load and validate ``manifest.json`` of an extracted package; raise ``InvalidPackage``.
 
     ``strict`` refuses fields this platform does not know (see ``validate_manifest``).
@@ -60,17 +106,15 @@ def read_manifest(package_dir: Path, *, strict: bool = False) -> dict[str, Any]:
             problems=["manifest.json: missing"],
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InvalidPackage(
-            f"manifest.json is not valid JSON: {e}", problems=[f"manifest.json: {e}"]
-        ) from e
+        data = jsonsafe.loads(path.read_bytes(), what="manifest.json")
+    except jsonsafe.UnsafeJSON as e:
+        raise InvalidPackage(str(e), problems=[str(e)]) from None
     return validate_manifest(data, package_dir, strict=strict)
 
 
 def validate_manifest(
     data: Any, package_dir: Path | None = None, *, strict: bool = False
-) -> dict[str, Any]:
+) -> Manifest:
     """Return the manifest with defaults filled in, or raise ``InvalidPackage`` listing all problems.
 
     Fields this platform does not know are kept and reported by ``manifest_warnings``, so a
@@ -154,7 +198,7 @@ def validate_manifest(
         ("input_format", "dataframe"),
     ):
         manifest.setdefault(field, default)
-    return manifest
+    return Manifest.from_validated(manifest)
 
 
 def manifest_warnings(data: dict[str, Any]) -> list[str]:

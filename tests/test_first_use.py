@@ -159,10 +159,10 @@ PARAMETERS = {
 
 
 def test_manifest_checks_choices_bounds_and_required_in_config_and_parameters() -> None:
-    assert validate_manifest(manifest(parameters=PARAMETERS))["parameters"] == PARAMETERS
-    assert "parameters" not in validate_manifest(manifest())  # absent stays absent: unchecked
+    assert validate_manifest(manifest(parameters=PARAMETERS)).data["parameters"] == PARAMETERS
+    assert "parameters" not in validate_manifest(manifest()).data  # absent stays absent: unchecked
     required_config = {"k": {"type": "number", "required": True, "description": "k"}}
-    assert validate_manifest(manifest(config=required_config))["config"] == required_config
+    assert validate_manifest(manifest(config=required_config)).data["config"] == required_config
     bad = {
         "a": {"type": "string", "choices": ["x"], "default": "y"},
         "b": {"type": "integer", "minimum": 5, "maximum": 1},
@@ -226,7 +226,7 @@ def test_the_examples_declare_their_parameters(
     example: str, good: dict[str, Any], bad: dict[str, Any], fragment: str
 ) -> None:
     folder = EXAMPLES / example
-    data = validate_manifest(json.loads((folder / "manifest.json").read_text()), folder)
+    data = validate_manifest(json.loads((folder / "manifest.json").read_text()), folder).as_dict()
     target = PluginTarget(example, data["version"], folder, data)
     body = {"extension_point": data["extension_points"][0], "input_data": {"a": [1.0, 2.0]}}
     request, _ = build_request("x", target, {**body, "parameters": good}, max_timeout=600)

@@ -21,6 +21,8 @@ def test_spec_manifest_is_valid_and_gets_defaults(tmp_path: Path) -> None:
     m = manifest()
     m.pop("category")
     out = validate_manifest(m, tmp_path)
+    assert out.name == "my_plugin" and out.language == "python"
+    out = out.as_dict()
     assert out["category"] == "analysis"
     assert out["dependencies"] == ["numpy", "pandas"]
 
@@ -114,15 +116,15 @@ def test_read_manifest_reports_bad_json(tmp_path: Path) -> None:
 
 
 def test_input_format_defaults_to_dataframe_and_takes_json() -> None:
-    assert validate_manifest(manifest())["input_format"] == "dataframe"
-    assert validate_manifest(manifest(input_format="json"))["input_format"] == "json"
-    assert validate_manifest(manifest(changes_row_count=True))["changes_row_count"] is True
+    assert validate_manifest(manifest()).input_format == "dataframe"
+    assert validate_manifest(manifest(input_format="json")).input_format == "json"
+    assert validate_manifest(manifest(changes_row_count=True)).data["changes_row_count"] is True
 
 
 def test_unknown_fields_warn_and_are_kept_unless_strict() -> None:
     """A manifest written for a newer platform installs; strict servers refuse it."""
     newer = manifest(display_name="My Plugin", icon="chart.svg")
-    kept = validate_manifest(newer)
+    kept = validate_manifest(newer).as_dict()
     assert kept["display_name"] == "My Plugin"
     warnings = manifest_warnings(kept)
     assert [w.split(":")[0] for w in warnings] == ["display_name", "icon"]

@@ -333,11 +333,11 @@ class PluginManager:
         progress("validate", MANIFEST_FILE)
         manifest = read_manifest(root, strict=self.strict_manifest)
         if dev:
-            manifest = {**manifest, "version": dev_version(manifest["version"])}
-        name, version = manifest["name"], manifest["version"]
+            manifest = manifest.with_version(dev_version(manifest.version))
+        name, version = manifest.name, manifest.version
         (refuse or self._refuse_existing)(name, version)
         progress("scan", f"{name} {version}")
-        report = self.scanner.scan(root, manifest)
+        report = self.scanner.scan(root, manifest.as_dict())
         forced = False
         if report.blocking:
             if not force:
@@ -348,7 +348,7 @@ class PluginManager:
                     "(OmniscopeApp.allow_force_install)."
                 )
             forced = True
-        return CheckedPackage(root, manifest, sha256, report, forced, dropped)
+        return CheckedPackage(root, manifest.as_dict(), sha256, report, forced, dropped)
 
     def _refuse_existing(self, name: str, version: str) -> None:
         """Refuse a version already installed, also one equal but for build metadata.

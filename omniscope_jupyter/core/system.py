@@ -398,12 +398,12 @@ class PluginSystem:
                 path = packed
             root = archive.extract(path, staging / "pkg", self._manager.limits)
             manifest = read_manifest(root)
-            report = self._manager.scanner.scan(root, manifest)
+            report = self._manager.scanner.scan(root, manifest.as_dict())
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return {
-            "name": manifest["name"],
-            "version": manifest["version"],
+            "name": manifest.name,
+            "version": manifest.version,
             "passed": not report.blocking,
             "report": report.to_dict(),
         }

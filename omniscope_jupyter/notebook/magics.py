@@ -352,10 +352,10 @@ class OmniplugMagics(Magics):
     def _pack(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
         folder = Path(args.folder).expanduser()
         manifest = read_manifest(folder)
-        default = folder.resolve().parent / f"{manifest['name']}-{manifest['version']}.tar.gz"
+        default = folder.resolve().parent / f"{manifest.name}-{manifest.version}.tar.gz"
         out = Path(args.output).expanduser() if args.output else default
         archive.pack(folder, out)
-        return {"name": manifest["name"], "version": manifest["version"], "archive": str(out)}
+        return {"name": manifest.name, "version": manifest.version, "archive": str(out)}
 
     def _marketplace(self, args: argparse.Namespace, cell: str | None) -> None:
         from .widgets import MarketplacePanel

@@ -37,6 +37,8 @@ RUN_LABEL = "omniscope.run"
 OWNER_LABEL = "omniscope.owner"
 PROCESS_LABEL = "omniscope.process"
 PLUGIN_LABEL = "omniscope.plugin"
+#: The pool (one per ``SandboxRunner``; a process may have several) a pooled container is in.
+POOL_LABEL = "omniscope.pool"
 #: The network of plugins holding ``network``: a bridge without container-to-container traffic
 #: (``enable_icc=false``), so a plugin cannot reach other sandbox containers.
 SANDBOX_NETWORK = "omniscope-sandbox"
@@ -245,6 +247,7 @@ def pool_options(
     network: bool,
     job_dir: Path,
     settings: SandboxSettings,
+    pool: str = "",
     volume: str | None = None,
     plugin_id: str | None = None,
 ) -> dict[str, Any]:
@@ -267,7 +270,7 @@ def pool_options(
     }
     if volume is not None:
         volumes[volume] = {"bind": DATA_DIR, "mode": "rw"}
-    labels = {RUN_LABEL: token, **({PLUGIN_LABEL: plugin_id} if plugin_id else {})}
+    labels = {RUN_LABEL: token, POOL_LABEL: pool, **({PLUGIN_LABEL: plugin_id} if plugin_id else {})}
     options = hardened_options(image=image, labels=labels, network=network, settings=settings)
     out = f"{SCRATCH},size={settings.out_size},nr_inodes={settings.out_files}"
     return {

@@ -127,6 +127,10 @@ class SlotBroken(Exception):
     """The container's channel failed (closed, timed out, or broke the protocol)."""
 
 
+class SlotUnused(SlotBroken):
+    """The container was gone before it got the job: the run may go to another one."""
+
+
 def make_private_dir(path: Path) -> None:
     """Create ``path`` (0700) or accept it only when it is ours, a real folder and private.
 
@@ -299,7 +303,10 @@ class Slot:
         """Send a job; the container's reply (events are handed to ``on_events`` meanwhile)."""
         self.settled = False
         self.runs += 1
-        self.send(message)
+        try:
+            self.send(message)
+        except SlotBroken as exc:
+            raise SlotUnused(str(exc)) from exc
         while True:
             header = self.receive(deadline)
             kind = header.get("type")
@@ -378,6 +385,8 @@ class SandboxPool:
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
         self._backoff_until = 0.0
+        #: Labels this pool's containers (another pool of this process keeps its own).
+        self.id = secrets.token_hex(6)
 
     # -- folders -----------------------------------------------------------------------
 
@@ -538,8 +547,13 @@ class SandboxPool:
         for slot in doomed:
             self.retire(slot, wait=True)
 
-    def owns(self, labels: dict[str, str]) -> bool:
-        """Whether a labelled container is one of this pool's live ones (the reaper keeps it)."""
+    def keeps(self, labels: dict[str, str]) -> bool:
+        """Whether the reaper must leave a labelled container alone: another live process's,
+        another pool's of this process, or one of this pool's live ones."""
+        if labels.get(ctr.PROCESS_LABEL) != process_identity():
+            return ctr.not_orphan(labels)
+        if labels.get(ctr.POOL_LABEL, self.id) != self.id:
+            return True
         token = labels.get(ctr.RUN_LABEL)
         with self._cond:
             return any(s.token == token for s in self._all_slots())
@@ -609,6 +623,7 @@ class SandboxPool:
                 plugin_id=profile.plugin_id,
                 job_dir=slot.folder,
                 settings=self.settings,
+                pool=self.id,
             )
             try:
                 created = client.containers.create(**options)

@@ -39,7 +39,7 @@ from . import container as ctr
 from .arrow_limits import check_stream
 from .events import MAX_EVENTS_BYTES
 from .images import Progress, ensure_images
-from .pool import Binding, Profile, Reply, SandboxPool, Slot, SlotBroken
+from .pool import Binding, Profile, Reply, SandboxPool, Slot, SlotBroken, SlotUnused
 from .processes import is_alive, process_identity
 from .settings import SandboxSettings
 from .transfer import TransferError, ipc_to_frame, write_ipc
@@ -113,6 +113,14 @@ class RunOutcome:
 
 class RunWithdrawn(Exception):
     """The run was cancelled before it started (``RunRequest.on_start`` said so)."""
+
+
+class _Unused(Exception):
+    """The run's container was gone before it got the job; its input was moved to ``input``."""
+
+    def __init__(self, input: Path | None) -> None:
+        super().__init__("the container was gone")
+        self.input = input
 
 
 class OutputRefused(Exception):
@@ -235,8 +243,7 @@ class SandboxRunner:
             client = self.client()
         except SandboxUnavailable:
             return 0
-        keep = lambda labels: ctr.not_orphan(labels) or self.pool.owns(labels)  # noqa: E731
-        return ctr.reap(client, owner=self.settings.owner, keep=keep)
+        return ctr.reap(client, owner=self.settings.owner, keep=self.pool.keeps)
 
     def shutdown(self) -> None:
         """Drain the pool, then reap what is left of this process (blocking)."""
@@ -282,14 +289,38 @@ class SandboxRunner:
         """Run one job to completion (or timeout/oom/cancel) and return its outcome.
 
         ``cancelled`` tells whether someone (possibly another process) asked to cancel the run;
-        it is asked once the run has a container, and when the run ends without a result.
+        it is asked once the run has a container, and when the run ends without a result. A
+        container found gone before it got the job (it died idle) is replaced.
         """
-        started = time.monotonic()
         profile = self._profile(request)
         binding = Binding(request.plugin_id, request.version, request.user, Path(request.plugin_dir))
-        slot = self.pool.acquire(profile, binding)
-        reuse, volume_full = False, False
         was_cancelled = lambda: self._is_cancelled(request.execution_id, cancelled)  # noqa: E731
+        carried: Path | None = None
+        try:
+            for _ in range(3):
+                slot = self.pool.acquire(profile, binding)
+                try:
+                    return self._run_in(slot, request, profile, was_cancelled, carried)
+                except _Unused as unused:
+                    log.info("sandbox container %s was gone; the run takes another", slot.token)
+                    carried = unused.input
+        finally:
+            if carried is not None:
+                carried.unlink(missing_ok=True)
+        raise SandboxUnavailable("sandbox containers kept failing before the run could start")
+
+    def _run_in(
+        self,
+        slot: Slot,
+        request: RunRequest,
+        profile: Profile,
+        was_cancelled: Callable[[], bool],
+        carried: Path | None,
+    ) -> RunOutcome:
+        """The run in ``slot``; ``_Unused`` (the input moved aside) when it never got the job."""
+        started = time.monotonic()
+        reuse, volume_full = False, False
+        input_file = slot.folder / "input.arrow"
         try:
             with self._lock:
                 self._active[request.execution_id] = slot
@@ -303,12 +334,18 @@ class SandboxRunner:
                 reuse = True
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
             started = time.monotonic()
-            message = self._job_message(slot, request)
+            message = self._job_message(slot, request, carried)
             deadline = time.monotonic() + request.timeout + GRACE_SECONDS
             try:
                 reply = slot.run(
                     message, deadline, self.settings.max_result_json_bytes, request.on_events
                 )
+            except SlotUnused as exc:
+                aside = None
+                if input_file.exists():
+                    aside = self.settings.work_dir / f"{slot.token}-{request.execution_id}.arrow"
+                    os.replace(input_file, aside)
+                raise _Unused(aside) from exc
             except SlotBroken as exc:
                 outcome = self._broken(request, exc, was_cancelled, deadline)
             else:
@@ -323,10 +360,7 @@ class SandboxRunner:
             with self._lock:
                 self._active.pop(request.execution_id, None)
                 self._cancelled.discard(request.execution_id)
-            try:
-                os.unlink(slot.folder / "input.arrow")
-            except FileNotFoundError:
-                pass
+            input_file.unlink(missing_ok=True)
             if volume_full:
                 self.pool.retire(slot, wait=True)
                 if not remove_volume(self.client(), profile.volume or ""):
@@ -358,8 +392,11 @@ class SandboxRunner:
                 return True
         return bool(asked and asked())
 
-    def _job_message(self, slot: Slot, request: RunRequest) -> dict[str, Any]:
-        """The job for the runner; the input table goes into the folder as ``input.arrow``."""
+    def _job_message(
+        self, slot: Slot, request: RunRequest, carried: Path | None = None
+    ) -> dict[str, Any]:
+        """The job for the runner; the input table goes into the folder as ``input.arrow``
+        (``carried``: already written, for a container that was gone)."""
         job: dict[str, Any] = {
             "plugin_id": request.plugin_id,
             "version": request.version,
@@ -372,7 +409,9 @@ class SandboxRunner:
             "fd_passing": not ctr.is_gvisor(self.settings.runtime),
         }
         target = slot.folder / "input.arrow"
-        if request.input_path is not None:
+        if carried is not None:
+            os.replace(carried, target)
+        elif request.input_path is not None:
             os.replace(request.input_path, target)
         elif request.data_table is not None:
             with pa.OSFile(str(target), "wb") as sink, pa.ipc.new_stream(

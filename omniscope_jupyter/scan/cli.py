@@ -41,7 +41,7 @@ def cli_scan(
         r_runner=r_runner or local_r_runner(),
         base_packages=base_packages or local_image_packages,
     )
-    report = scanner.scan(package_dir, manifest)
+    report = scanner.scan(package_dir, manifest.as_dict())
     return report, EXIT_REFUSED if report.blocking else EXIT_PASSED
 
 

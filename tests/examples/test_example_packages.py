@@ -93,7 +93,7 @@ def test_spec_tar_command_makes_an_installable_archive(name, tmp_path):
     assert all(m == name or m.startswith(f"{name}/") for m in members)
     assert not [m for m in members if "__pycache__" in m or m.endswith(".pyc")]
     root = extract(archive, tmp_path / "out")
-    manifest = read_manifest(root)
+    manifest = read_manifest(root).as_dict()
     assert manifest["name"] == name
     assert (root / manifest["entry_point"]).is_file() and (root / "README.md").is_file()
 
@@ -135,5 +135,5 @@ def test_scan_finds_nothing(name, request):
     if EXPECTED[name][0] == "r":
         request.getfixturevalue("docker_ready")
     folder = EXAMPLES / name
-    report = PackageScanner().scan(folder, read_manifest(folder))
+    report = PackageScanner().scan(folder, read_manifest(folder).as_dict())
     assert report.findings == [], [f"{f.rule_id} {f.file}:{f.line} {f.message}" for f in report.findings]

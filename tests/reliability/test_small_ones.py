@@ -30,3 +30,10 @@ async def test_errors_do_not_disclose_host_paths(
     assert_error(status, body, 409, "already exists in <root_dir>")
     text = str(body)
     assert str(sdk_root) not in text and str(store_dir.parent) not in text, text
+
+
+async def test_a_deeply_nested_manifest_is_a_400(jp_fetch: Any, package: Callable[..., Path]) -> None:
+    """It raised RecursionError inside json.loads: a 500."""
+    deep = '{"name": "my_plugin", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    status, body = await upload(jp_fetch, package(files={"manifest.json": deep}))
+    assert_error(status, body, 400, "manifest.json is nested too deeply")
