@@ -92,8 +92,16 @@ class PluginSystem:
     # -- lifecycle of the system -----------------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Finish what a crash interrupted (orphan folders, half-done catalog writes)."""
+        """Finish what a crash interrupted: orphan folders, half-done catalog writes, and the
+        run records of processes that died (closed as failed). No Docker needed."""
+        self._executions.close_stale_records()
         return self._manager.recover()
+
+    def sweep(self) -> None:
+        """Close dead processes' run records and remove their containers and run folders
+        (the server calls it periodically; blocking)."""
+        self._executions.close_stale_records()
+        self._executions.runner.reap()
 
     async def startup(self) -> None:
         """Reap containers and close run records that dead processes on this store left."""

@@ -177,7 +177,7 @@ class ExecutionService:
 
         Runs of live processes (another server, the CLI, a kernel on the same store) are kept.
         """
-        await asyncio.to_thread(self._close_stale_records)
+        await asyncio.to_thread(self.close_stale_records)
         await asyncio.to_thread(self.runner.reap)
         for problem in await asyncio.to_thread(self.check_sandbox):
             log.warning("OmniScope sandbox: %s", problem)
@@ -889,17 +889,20 @@ class ExecutionService:
             items = [self._summary(r) for r in rows]
         return {"executions": items, "total": total or 0, "page": page, "page_size": page_size}
 
-    def _close_stale_records(self) -> None:
-        """Fail the unfinished records of processes that died (on this host); keep the rest."""
+    def close_stale_records(self) -> None:
+        """Fail the unfinished records of processes that died (on this host); keep the rest.
+
+        Every door calls it when it opens the store (``PluginSystem.recover``) and the server
+        also every ``sandbox_sweep_seconds``: a run whose kernel, CLI or server was killed is
+        never left ``running``. Blocking.
+        """
         with self.session_factory() as session, session.begin():
             unfinished = select(Execution).where(Execution.status.in_(["queued", "running"]))
             for row in session.scalars(unfinished):
                 if is_alive(row.runner):
                     continue
                 row.status = "failed"
-                row.result = self._note(
-                    "the process running this execution stopped before it finished"
-                )
+                row.result = self._note("the process that started this run ended")
                 row.finished_at = datetime.now(UTC)
 
     @staticmethod

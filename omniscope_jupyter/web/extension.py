@@ -117,8 +117,24 @@ class OmniscopeApp(OmniscopeConfig, ExtensionApp):
             await self.system.startup()
         except SandboxUnavailable as e:
             self.log.warning("OmniScope sandbox unavailable at start (runs answer 503): %s", e)
+        # And keep doing so: a kernel or CLI on this store may die mid-run at any time.
+        self._sweep_task = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        period = self.sandbox_settings().sweep_seconds
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await asyncio.to_thread(self.system.sweep)
+            except SandboxUnavailable:
+                pass  # no engine now: records were closed, containers wait for the next sweep
+            except Exception:  # a sweep must never end the loop; the next one retries
+                self.log.exception("OmniScope periodic sweep failed")
 
     async def stop_extension(self) -> None:
+        sweep: asyncio.Task[None] | None = getattr(self, "_sweep_task", None)
+        if sweep is not None:
+            sweep.cancel()
         seed: Any = getattr(self, "_seed_task", None)
         if seed is not None and not seed.done():
             await asyncio.wait([seed], timeout=30)
