@@ -57,7 +57,7 @@ def test_the_container_enforces_the_deadline_while_its_server_is_stuck_and_ends_
             other.communicate()
     asyncio.run(service.startup())
     record = asyncio.run(service.get(target.plugin_id, execution_id))
-    assert record["status"] == "failed" and "stopped before it finished" in record["errors"][0]
+    assert record["status"] == "failed" and "the process that started this run ended" in record["errors"][0]
     assert not (service.settings.work_dir / token).exists()
 
 

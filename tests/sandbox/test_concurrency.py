@@ -113,7 +113,7 @@ def test_dead_process_runs_are_reaped_and_closed(
     assert not folder.exists()  # the next process on the store removed the run folder
     record = asyncio.run(service.get(target.plugin_id, execution_id))
     assert record["status"] == "failed"
-    assert "stopped before it finished" in record["errors"][0]
+    assert "the process that started this run ended" in record["errors"][0]
 
 
 def test_cancel_of_a_dead_process_run_is_recorded_here(
