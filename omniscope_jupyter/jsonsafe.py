@@ -20,10 +20,15 @@ class UnsafeJSON(ValueError):
     """Text that is not JSON, or JSON nested too deeply or with numbers too large."""
 
 
-def loads(text: str | bytes, *, what: str = "JSON", max_depth: int = MAX_DEPTH) -> Any:
-    """Parse ``text``; raise ``UnsafeJSON`` with one sentence naming ``what`` on any problem."""
+def loads(
+    text: str | bytes, *, what: str = "JSON", max_depth: int = MAX_DEPTH, **options: Any
+) -> Any:
+    """Parse ``text``; raise ``UnsafeJSON`` with one sentence naming ``what`` on any problem.
+
+    ``options`` go to ``json.loads`` (e.g. ``parse_constant``).
+    """
     try:
-        value = json.loads(text)
+        value = json.loads(text, **options)
     except UnicodeDecodeError as e:
         raise UnsafeJSON(f"{what} is not UTF-8 text: {e.reason}") from None
     except json.JSONDecodeError as e:

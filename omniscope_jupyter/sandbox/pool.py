@@ -299,14 +299,21 @@ class Slot:
         deadline: float,
         max_payload: int,
         on_events: Callable[[str], None] | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> Reply:
-        """Send a job; the container's reply (events are handed to ``on_events`` meanwhile)."""
+        """Send a job; the container's reply (events are handed to ``on_events`` meanwhile).
+
+        ``sent`` is called once the job is on its way: work the host does meanwhile (recording
+        that the run started) overlaps the run instead of delaying it.
+        """
         self.settled = False
         self.runs += 1
         try:
             self.send(message)
         except SlotBroken as exc:
             raise SlotUnused(str(exc)) from exc
+        if sent is not None:
+            sent()
         while True:
             header = self.receive(deadline)
             kind = header.get("type")

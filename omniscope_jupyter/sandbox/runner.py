@@ -34,6 +34,7 @@ import pyarrow as pa
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
+from .. import jsonsafe
 from ..errors import SandboxUnavailable
 from . import container as ctr
 from .arrow_limits import check_stream
@@ -87,8 +88,8 @@ class RunRequest:
     input_shape: list[int] | None = None
     #: Who runs it: a container serves one user only.
     user: str = ""
-    #: Called with the container's token once the run has one; False withdraws the run
-    #: (it was cancelled meanwhile): ``RunWithdrawn`` is raised.
+    #: Called with the container's token once the job is sent to it; False withdraws the run
+    #: (it was cancelled meanwhile: it is stopped, and ``RunWithdrawn`` raised).
     on_start: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
     #: Called with the runner's live event text (JSON lines, in chunks) as it comes.
     on_events: Callable[[str], Any] | None = field(default=None, compare=False, repr=False)
@@ -327,19 +328,25 @@ class SandboxRunner:
                 self.served[request.execution_id] = slot.token
                 while len(self.served) > MAX_SERVED:
                     del self.served[next(iter(self.served))]
-            if request.on_start is not None and not request.on_start(slot.token):
-                reuse = True
-                raise RunWithdrawn(request.execution_id)
             if was_cancelled():
                 reuse = True
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
             started = time.monotonic()
             message = self._job_message(slot, request, carried)
             deadline = time.monotonic() + request.timeout + GRACE_SECONDS
+            withdrawn = []
+
+            def sent() -> None:
+                # Recorded while the job runs; a run cancelled meanwhile is stopped at once.
+                if request.on_start is not None and not request.on_start(slot.token):
+                    withdrawn.append(True)
+                    slot.cancel()
+
             try:
                 reply = slot.run(
-                    message, deadline, self.settings.max_result_json_bytes, request.on_events
-                )
+                    message, deadline, self.settings.max_result_json_bytes, request.on_events,
+                    sent,
+                )  # fmt: skip
             except SlotUnused as exc:
                 aside = None
                 if input_file.exists():
@@ -354,6 +361,8 @@ class SandboxRunner:
                 finally:
                     reply.close()
                 reuse = reply.kind == "result"
+                if withdrawn:
+                    raise RunWithdrawn(request.execution_id)
                 if reuse and "file_system" in request.permissions:
                     reuse, volume_full = self._check_volume(slot, request, outcome)
         finally:
@@ -567,11 +576,13 @@ class SandboxRunner:
 
 
 def _parse_json(raw: bytes) -> Any:
+    """A container's ``result.json``: any text a plugin can forge (deep nesting, huge numbers,
+    not UTF-8) is a refused output, never an exception escaping as a 500."""
     try:
         # NaN/Infinity are not JSON; a hostile writer's are read as null.
-        return json.loads(raw.decode("utf-8"), parse_constant=lambda _c: None)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OutputRefused(f"the result is not valid JSON: {exc}") from exc
+        return jsonsafe.loads(raw, what="the result", parse_constant=lambda _c: None)
+    except jsonsafe.UnsafeJSON as exc:
+        raise OutputRefused(str(exc)) from None
 
 
 def validate_result(encoded: Any, frame: pd.DataFrame | None, permissions: frozenset[str]) -> RunOutcome:

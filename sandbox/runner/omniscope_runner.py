@@ -318,7 +318,7 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
         if not isinstance(result, dict):
             result = {}
         result["data"] = rpy2_frames.frame_from_r(r_frame)
-    elif isinstance(result, dict) and "metadata" in result and result["metadata"] == []:
+    if isinstance(result, dict) and "metadata" in result and result["metadata"] == []:
         result["metadata"] = {}  # jsonlite writes an empty named list as []
     return result
 

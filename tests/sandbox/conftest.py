@@ -69,7 +69,15 @@ def runner(images: dict[str, str], sandbox_settings: SandboxSettings) -> Iterato
     yield runner
     runner.shutdown()
     client = docker.from_env()
-    left = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"})
+    # Containers whose process went (other processes' runs, runners whose engine connection was
+    # cut) end on their own when their socket closes, or are reaped as a dead process's.
+    deadline = time.monotonic() + 60
+    while True:
+        left = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"})
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+        runner.reap()
     assert not left, f"labelled containers left after the suite: {[c.name for c in left]}"
 
 

@@ -155,6 +155,21 @@ def test_volume_over_its_cap_is_emptied_with_a_warning(
     assert not volume_exists(engine_client, name)
 
 
+def test_a_volume_check_past_its_deadline_says_so(
+    service_with: ServiceFactory, make_plugin: PluginFactory
+) -> None:
+    service = service_with(volume_check_seconds=0)
+    target = make_plugin(KEEPER, permissions=("file_system",))
+    try:
+        answer = service.run(target, {**ANALYSIS, "parameters": {"write": 1024}})
+        assert answer["status"] == "succeeded"
+        assert answer["warnings"] == [
+            "/data could not be measured: measuring /data took longer than its deadline"
+        ]
+    finally:
+        service.forget_plugin(target.plugin_id)
+
+
 class DockerProxy:
     """A unix socket forwarding to the real engine, which the test can break like a dying daemon.
 

@@ -453,6 +453,27 @@ def test_deeply_nested_data_is_refused_with_a_message(
     assert answer["errors"][0] == "RecursionError: maximum recursion depth exceeded"
 
 
+def test_a_forged_deep_result_file_is_a_refused_output(
+    sandbox: ExecutionService, attack: AttackFactory
+) -> None:
+    """The plugin swaps the runner's own JSON writer: ``result.json`` arrives 100,000 deep.
+
+    The host's parse raised RecursionError (a 500 for a synchronous REST run)."""
+    forged = attack(
+        "import json\n"
+        "_dumps = json.dumps\n"
+        "def deep(obj, *args, **kwargs):\n"
+        "    return '[' * 100000 + ']' * 100000\n"
+        "class Forger:\n"
+        "    def execute(self, input_data):\n"
+        "        json.dumps = deep\n"
+        "        return {'data': 1}\n"
+    )
+    answer = run_attack(sandbox, forged)
+    assert answer["status"] == "failed"
+    assert any("nested too deeply" in e or "not valid JSON" in e for e in answer["errors"]), answer
+
+
 def example(name: str) -> PluginTarget:
     folder = EXAMPLES / name
     return PluginTarget(
