@@ -112,6 +112,8 @@ class PluginSystem:
         await self._executions.shutdown()
 
     def close(self) -> None:
+        """Drain this process's sandbox containers and close the store (blocking)."""
+        self._executions.close()
         self._manager.close()
 
     def new_staging_dir(self) -> Path:

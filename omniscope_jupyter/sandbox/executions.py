@@ -245,6 +245,14 @@ class ExecutionService:
             await asyncio.wait([t for _, t in tasks], timeout=30)
         await asyncio.to_thread(self.runner.shutdown)
 
+    def close(self) -> None:
+        """Blocking ``shutdown`` for processes without an event loop (``omniplug``, kernels):
+        queued runs are cancelled, the sandbox pool is drained. Running runs end with it."""
+        for queued in self._queue.close():
+            self._withdraw(queued, "cancelled: the process stopped before it started")
+        if self._workers:  # this process ran something: it has containers to let go
+            self.runner.shutdown()
+
     # -- REST-facing coroutines ----------------------------------------------------------------
 
     async def execute(self, target: PluginTarget, body: Any, user: str = "") -> dict[str, Any]:

@@ -78,6 +78,9 @@ MAX_RUNS_PER_CONTAINER = 500
 PROFILE_IDLE_SECONDS = 600.0
 #: Largest control message from a container (not the result's data: that is a memfd).
 MAX_MESSAGE_BYTES = 1 << 20
+#: The pools of this process that are not shut down (by id): a container of another one of
+#: this process's pools is left alone by the reaper only while that pool lives.
+_LIVE_POOLS: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -234,10 +237,10 @@ class Slot:
         listener = self.listener
         if listener is None:
             raise SlotBroken("the container was never started")
-        listener.settimeout(timeout)
         try:
+            listener.settimeout(timeout)
             sock, _ = listener.accept()
-        except OSError as exc:
+        except OSError as exc:  # a timeout, or the pool closed the listener (shutting down)
             raise SlotBroken(f"the container did not connect within {timeout:g} s") from exc
         finally:
             listener.close()
@@ -394,6 +397,8 @@ class SandboxPool:
         self._backoff_until = 0.0
         #: Labels this pool's containers (another pool of this process keeps its own).
         self.id = secrets.token_hex(6)
+        self._opening: set[Slot] = set()
+        _LIVE_POOLS.add(self.id)
 
     # -- folders -----------------------------------------------------------------------
 
@@ -559,8 +564,9 @@ class SandboxPool:
         another pool's of this process, or one of this pool's live ones."""
         if labels.get(ctr.PROCESS_LABEL) != process_identity():
             return ctr.not_orphan(labels)
-        if labels.get(ctr.POOL_LABEL, self.id) != self.id:
-            return True
+        pool = labels.get(ctr.POOL_LABEL, self.id)
+        if pool != self.id:
+            return pool in _LIVE_POOLS
         token = labels.get(ctr.RUN_LABEL)
         with self._cond:
             return any(s.token == token for s in self._all_slots())
@@ -578,8 +584,12 @@ class SandboxPool:
 
     def shutdown(self) -> None:
         """Drain: every container's channel closes and every container is removed."""
+        _LIVE_POOLS.discard(self.id)
         with self._cond:
             self._stopped = True
+            for opening in self._opening:  # a container still starting: stop waiting for it
+                if opening.listener is not None:
+                    opening.listener.close()
             slots = self._all_slots()
             for slot in slots:
                 self._forget(slot)
@@ -620,6 +630,10 @@ class SandboxPool:
         try:
             slot = Slot(profile, self.new_folder())
             slot.listen()
+            with self._cond:
+                if self._stopped:
+                    raise SandboxUnavailable("the sandbox is shutting down")
+                self._opening.add(slot)
             client = self._client()
             options = ctr.pool_options(
                 token=slot.token,
@@ -652,8 +666,13 @@ class SandboxPool:
                 slot.close()
                 self._remove(slot)
             if isinstance(exc, SlotBroken):
-                raise SandboxUnavailable(f"a sandbox container did not start: {exc}") from exc
+                why = "the sandbox is shutting down" if self._stopped else f"did not start: {exc}"
+                raise SandboxUnavailable(f"a sandbox container {why}") from exc
             raise
+        finally:
+            if slot is not None:
+                with self._cond:
+                    self._opening.discard(slot)
 
     def _remove(self, slot: Slot) -> None:
         """Force-remove a retired container (if it did not exit already) and its folder."""
