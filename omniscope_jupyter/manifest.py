@@ -161,6 +161,7 @@ def validate_manifest(
     _check_string_list(data, "extension_points", EXTENSION_POINT_NAMES, problems)
     _check_string_list(data, "permissions", frozenset(PERMISSIONS), problems)
     _check_string_list(data, "tags", None, problems)
+    _check_texts(data, problems)
     _check_dependencies(data, language, problems)
     for section in SCHEMA_SECTIONS:
         _check_schema(data, section, problems)
@@ -247,6 +248,55 @@ def _check_string_list(
             )
     if len(set(value)) != len(value):
         problems.append(f"{field}: has duplicates.")
+
+
+#: Longest text of each free-text field (characters); a tag or a config key is a short word.
+TEXT_LIMITS = {
+    "description": 2000, "author": 200, "author_email": 254, "category": 64, "license": 100,
+    "homepage": 500, "min_platform_version": 64, "entry_point": 200,
+}  # fmt: skip
+MAX_TAGS, MAX_TAG_CHARS = 20, 64
+#: A config or parameter name: it becomes a Python keyword argument, an R list name, a form field.
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Control characters (newline and tab are allowed in a description), lone surrogates and
+#: bidirectional overrides, which can make a log line or a listing lie about what it says.
+_HOSTILE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def _check_texts(data: dict[str, Any], problems: list[str]) -> None:
+    """Every string a manifest carries is hostile until checked: length and characters.
+
+    They reach log lines, the catalog's search index, HTML in the panel and file names; the
+    places that use them escape them too, this keeps the store free of them in the first place.
+    """
+    for field, limit in TEXT_LIMITS.items():
+        value = data.get(field)
+        if not isinstance(value, str):
+            continue
+        if len(value) > limit:
+            problems.append(f"{field}: at most {limit} characters ({len(value)} given).")
+        text = value if field == "description" else value.replace("\n", "\x00").replace("\t", "\x00")
+        if _HOSTILE.search(text):
+            problems.append(f"{field}: holds control or bidirectional-override characters.")
+    tags = data.get("tags")
+    if isinstance(tags, list):
+        if len(tags) > MAX_TAGS:
+            problems.append(f"tags: at most {MAX_TAGS} tags.")
+        bad = [t for t in tags if isinstance(t, str) and (len(t) > MAX_TAG_CHARS or _HOSTILE.search(t))]
+        if bad:
+            problems.append(
+                f"tags: each a word of at most {MAX_TAG_CHARS} plain characters "
+                f"(not {bad[0][:40]!r})."
+            )
+    for section in SCHEMA_SECTIONS:
+        schema = data.get(section)
+        if isinstance(schema, dict):
+            bad_keys = [k for k in schema if not KEY_RE.match(k)]
+            if bad_keys:
+                problems.append(
+                    f"{section}: names must be identifiers (letters, digits, _), not "
+                    f"{bad_keys[0][:40]!r}."
+                )
 
 
 def _check_dependencies(data: dict[str, Any], language: Any, problems: list[str]) -> None:

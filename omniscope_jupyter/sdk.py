@@ -141,7 +141,10 @@ def _values(manifest: dict[str, Any], kind: str) -> dict[str, Any]:
         "stdlib": stdlib,
         "third_party": third_party,
         "frame_line": _FRAME_LINES[(kind, reads)],
-        "test_imports": "import pandas as pd\n\n" if input_format == "dataframe" else "",
+        # The test builds a frame only when it sends one (an import plugin takes no input).
+        "test_imports": "import pandas as pd\n\n"
+        if input_format == "dataframe" and family != "import"
+        else "",
         "test_data": "None" if family == "import" else _TEST_DATA[(kind, input_format)],
         "r_test_data": "NULL" if family == "import" else _TEST_DATA[(kind, input_format)],
         "test_command": f"cat {name}.R test_{name}.R | Rscript -"

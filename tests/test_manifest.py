@@ -160,3 +160,27 @@ async def test_rest_install_answer_lists_unknown_fields(jp_fetch: Any, package: 
 async def test_rest_strict_manifest_refuses_unknown_fields(jp_fetch: Any, package: Any) -> None:
     status, body = await upload(jp_fetch, package(dependencies=[], future_field={"x": 1}))
     assert_error(status, body, 400, "future_field: unknown field")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"description": "x" * 2001}, "description: at most 2000 characters"),
+        ({"author": "Eve\x1b[2J"}, "author: holds control"),
+        ({"author": "Eve\u202egnp.exe"}, "author: holds control or bidirectional"),
+        ({"category": "a\nb"}, "category: holds control"),
+        ({"tags": ["t"] * 21}, "tags: at most 20"),
+        ({"tags": ["ok", "x" * 65]}, "tags: each a word"),
+        ({"config": {"bad key": {"type": "string", "default": ""}}}, "config: names must be"),
+        ({"parameters": {"../x": {"type": "string"}}}, "parameters: names must be"),
+    ],
+)
+def test_every_manifest_string_is_checked(
+    tmp_path: Path, overrides: dict[str, Any], fragment: str
+) -> None:
+    (tmp_path / "my_plugin.py").write_text("")
+    with pytest.raises(InvalidPackage) as caught:
+        validate_manifest(manifest(**overrides), tmp_path)
+    assert any(fragment in p for p in caught.value.details["problems"]), caught.value.details
+    # A description may have lines and tabs.
+    validate_manifest(manifest(description="line one\n\tline two"), tmp_path)

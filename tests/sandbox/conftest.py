@@ -78,7 +78,7 @@ def runner(images: dict[str, str], sandbox_settings: SandboxSettings) -> Iterato
             break
         time.sleep(1)
         runner.reap()
-    assert not left, f"labelled containers left after the suite: {[c.name for c in left]}"
+    assert not left, f"labelled containers left after the suite: {[c.labels for c in left]}"
 
 
 @pytest.fixture
