@@ -1,9 +1,11 @@
 """Hardened container options, the Docker client, and the reaper of leftover run containers.
 
-The only path from a plugin's manifest to container options is :func:`container_options`, which
-maps the four declared permissions onto fixed choices; nothing else in a manifest reaches Docker.
-Every run container is labelled with its run, its store (``OWNER_LABEL``) and the process that
-started it (``PROCESS_LABEL``): server, CLI and kernels share a store, and each may only reap
+The only paths from a plugin's manifest to container options are :func:`pool_options` (the
+pooled run containers, ``pool.py``) and :func:`container_options` (one-shot ones, the R scan's),
+both over :func:`hardened_options`; they map the declared permissions onto fixed choices and
+nothing else in a manifest reaches Docker. Every sandbox container is labelled with its run or
+pool token, its store (``OWNER_LABEL``), the process that started it (``PROCESS_LABEL``) and, if
+pooled, its pool (``POOL_LABEL``): server, CLI and kernels share a store, and each may only reap
 its own containers and those of processes that died.
 """
 

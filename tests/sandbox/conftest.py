@@ -70,10 +70,12 @@ def runner(images: dict[str, str], sandbox_settings: SandboxSettings) -> Iterato
     runner.shutdown()
     client = docker.from_env()
     # Containers whose process went (other processes' runs, runners whose engine connection was
-    # cut) end on their own when their socket closes, or are reaped as a dead process's.
+    # cut) end on their own when their socket closes, or are reaped as a dead process's. A live
+    # pool's (another directory's session runner) are its own teardown's to check.
     deadline = time.monotonic() + 60
     while True:
-        left = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"})
+        labelled = client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={OWNER}"})
+        left = [c for c in labelled if not runner.pool.keeps(c.labels or {})]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(1)
