@@ -600,6 +600,11 @@ class SandboxPool:
             slot.close()
         for slot in slots:
             self._remove(slot)
+        for empty in (self.root / OWNERS, self.root):  # a store's run folder, once unused
+            try:
+                empty.rmdir()
+            except OSError:
+                pass  # in use (another process, a spool) or already gone
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=START_SECONDS)

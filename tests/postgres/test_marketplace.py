@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from omniscope_jupyter.core.lifecycle import PluginManager
+from omniscope_jupyter.errors import InvalidPackage
 from omniscope_jupyter.marketplace import Marketplace
 from omniscope_jupyter.marketplace.search import PG_INDEX_MARK, SearchIndex
 
@@ -191,21 +192,21 @@ def test_ratings_replace_per_user_and_reviews_page_newest_first(catalog: Marketp
     assert reviews.list("drift_watch", page=4, page_size=10)["reviews"] == []
 
 
-def test_manifest_text_sqlite_accepts_is_published_too(
+def test_manifest_text_neither_database_could_store_is_refused_first(
     market: Marketplace, package: Callable[..., Path]
 ) -> None:
-    """PostgreSQL enforces VARCHAR lengths and refuses NUL in text; SQLite does neither."""
-    author = "A. Very-Long-Name " * 20  # 360 characters
-    market.catalog.publish(
-        package(author=author, category="c" * 100, tags=["bin\u0000ary"],
-                description="Reads raw\u0000bytes and quantiles"),
-        user="alice",
-    )
-    result = market.search({"query": "quantile", "include_remote": False})["results"][0]
-    assert result["author"] == author and result["category"] == "c" * 100
-    # The answer comes from the manifest as published; only the index copy lost the NUL.
-    assert result["description"] == "Reads raw\u0000bytes and quantiles"
-    assert names(market, tags=["bin\ufffdary"]) == ["my_plugin"]
+    """PostgreSQL enforces VARCHAR lengths and refuses NUL in text; SQLite does neither. The
+    manifest's own checks now refuse such text before either database sees it."""
+    with pytest.raises(InvalidPackage) as caught:
+        market.catalog.publish(
+            package(author="A. Very-Long-Name " * 20, category="c" * 100, tags=["bin\u0000ary"],
+                    description="Reads raw\u0000bytes and quantiles"),
+            user="alice",
+        )
+    problems = " ".join(caught.value.details["problems"])
+    assert "author: at most 200" in problems and "category: at most 64" in problems
+    assert "description: holds control" in problems
+    assert names(market, query="quantile") == []
 
 
 def test_catalog_names_sort_by_code_point_as_on_sqlite(

@@ -163,7 +163,10 @@ def with_token(token: str | None) -> list[Any]:
     if not token:
         return []
     client = docker.from_env()
-    return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={token}"})
+    # sparse: no inspect per container, which races with a removal off the run's path.
+    return client.containers.list(
+        all=True, sparse=True, filters={"label": f"{RUN_LABEL}={token}"}
+    )
 
 
 def served_by(service: ExecutionService, execution_id: str) -> list[Any]:
