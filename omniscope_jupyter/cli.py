@@ -21,6 +21,7 @@ from . import archive
 from .config import OmniscopeConfig, load_config, open_system
 from .core.system import PluginSystem
 from .errors import PluginError
+from .sdk import add_project_arguments, project_request
 from .values import ExecutionStatus
 
 USER_ERROR = 2
@@ -61,15 +62,7 @@ def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
 
 
 def cmd_new(args: argparse.Namespace) -> Any:
-    request: dict[str, Any] = {"name": args.name, "language": args.language}
-    for field in ("author", "description", "category"):
-        if getattr(args, field):
-            request[field] = getattr(args, field)
-    if args.extension_point:
-        request["extension_points"] = args.extension_point
-    if args.tag:
-        request["tags"] = args.tag
-    result = PluginSystem.create_project(Path(args.dir), request)
+    result = PluginSystem.create_project(Path(args.dir), project_request(args))
     return result, lambda r: f"Created {r['path']} ({', '.join(r['files'])})"
 
 
@@ -302,15 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("new", parents=[common], help="scaffold a plugin project")
-    p.add_argument("name")
-    p.add_argument("--language", default="python", choices=["python", "r"])
-    p.add_argument("--dir", default=".", help="where to create the project folder")
-    p.add_argument("--author")
-    p.add_argument("--description")
-    p.add_argument("--category")
-    p.add_argument("--extension-point", action="append", help="repeatable")
-    p.add_argument("--tag", action="append", help="repeatable")
+    add_project_arguments(sub.add_parser("new", parents=[common], help="scaffold a plugin project"))
 
     p = sub.add_parser("pack", parents=[common], help="pack a plugin folder as .tar.gz")
     p.add_argument("folder")

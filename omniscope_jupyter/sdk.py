@@ -7,6 +7,7 @@ point's contract: a chart for visualization, a file for data_export...) and on `
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 from importlib.resources import files
@@ -15,7 +16,7 @@ from typing import Any
 
 from .errors import Conflict, InvalidRequest, PluginError
 from .extension_points import BY_NAME, RESULT_KINDS
-from .manifest import validate_manifest
+from .manifest import INPUT_FORMATS, validate_manifest
 
 _TEMPLATES = files("omniscope_jupyter") / "sdk_templates"
 #: Fields of the spec's create request, with defaults for the optional ones.
@@ -234,3 +235,29 @@ def create_project(root_dir: Path, request: dict[str, Any]) -> dict[str, Any]:
         "files": sorted(contents),
         "manifest": manifest,
     }
+
+
+def add_project_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``omniplug new`` and ``%omniplug new``: one scaffold, two doors."""
+    parser.add_argument("name")
+    parser.add_argument("--language", default="python", choices=["python", "r"])
+    parser.add_argument("--dir", default=".", help="where to create the project folder")
+    parser.add_argument("--author")
+    parser.add_argument("--description")
+    parser.add_argument("--category")
+    parser.add_argument("--extension-point", action="append", help="repeatable")
+    parser.add_argument("--tag", action="append", help="repeatable")
+    parser.add_argument("--input-format", choices=INPUT_FORMATS)
+
+
+def project_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``create_project`` request of parsed ``add_project_arguments`` options."""
+    request: dict[str, Any] = {"name": args.name, "language": args.language}
+    for field in ("author", "description", "category", "input_format"):
+        if getattr(args, field):
+            request[field] = getattr(args, field)
+    if args.extension_point:
+        request["extension_points"] = args.extension_point
+    if args.tag:
+        request["tags"] = args.tag
+    return request

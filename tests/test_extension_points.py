@@ -39,6 +39,7 @@ from omniscope_jupyter.sdk import create_project
 from .api import assert_error, call, upload
 from .examples.example_plugins import EXAMPLES, R_DRIVER, r_available
 from .helpers import REPO, build_package
+from .prereq import missing
 
 SPEC = REPO.parent / "shared" / "SPEC-plugin-system-quickstart.md"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 17).decode()
@@ -392,7 +393,7 @@ def test_python_scaffolds_keep_their_points_contract(tmp_path: Path, input_forma
 
 def test_r_scaffolds_keep_their_points_contract(tmp_path: Path) -> None:
     if not r_available():
-        pytest.skip("Rscript with jsonlite is not installed")
+        missing("Rscript with jsonlite is not installed (scripts/setup.sh installs it)")
     for point in EXTENSION_POINTS:
         name = f"r_{point.name}"
         create_project(tmp_path, {"name": name, "language": "r", "extension_points": [point.name]})

@@ -31,6 +31,7 @@ from ..core.system import PluginSystem
 from ..errors import PluginError
 from ..manifest import read_manifest
 from ..scan.cli import format_report
+from ..sdk import add_project_arguments, project_request
 from ..values import ExecutionStatus
 from .client import (
     METADATA_KEY,
@@ -163,14 +164,7 @@ def build_parser() -> _Parser:
     p.add_argument("execution", help="an execution id (its first 8 characters do)")
     p.add_argument("frame", nargs="?", help="default: the notebook's frame matching its input")
     _run_options(p)
-    p = sub.add_parser("new", help="scaffold a plugin project (SDK)")
-    p.add_argument("name")
-    p.add_argument("--language", default="python", choices=["python", "r"])
-    p.add_argument("--dir", default=".", help="where to create the project folder")
-    p.add_argument("--author")
-    p.add_argument("--description")
-    p.add_argument("--category")
-    p.add_argument("--extension-point", action="append", help="repeatable")
+    add_project_arguments(sub.add_parser("new", help="scaffold a plugin project (SDK)"))
     sub.add_parser("scan", help="security-scan a folder or .tar.gz").add_argument("path")
     p = sub.add_parser("pack", help="pack a plugin folder as .tar.gz (as tar -czf would)")
     p.add_argument("folder")
@@ -336,14 +330,8 @@ class OmniplugMagics(Magics):
         return self.client.uninstall(args.plugin)
 
     def _new(self, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
-        request: dict[str, Any] = {"name": args.name, "language": args.language}
-        for name in ("author", "description", "category"):
-            if getattr(args, name):
-                request[name] = getattr(args, name)
-        if args.extension_point:
-            request["extension_points"] = args.extension_point
         # The scaffold is files only: made here, beside the notebook, on either backend.
-        return PluginSystem.create_project(Path(args.dir).expanduser(), request)
+        return PluginSystem.create_project(Path(args.dir).expanduser(), project_request(args))
 
     def _scan(self, args: argparse.Namespace, cell: str | None) -> Shown:
         result = self.client.scan(Path(args.path).expanduser())

@@ -11,6 +11,7 @@ import pytest
 
 from omniscope_jupyter.cli import main
 from omniscope_jupyter.config import open_system
+from omniscope_jupyter.core.system import PluginSystem
 from omniscope_jupyter.store.orm import Execution
 
 from ..helpers import build_package
@@ -19,20 +20,24 @@ from ..helpers import build_package
 DEAD = f"{socket.gethostname()}:4194399:1"
 
 
+def _plant(system: PluginSystem, tmp_path: Path, runner: str, status: str) -> str:
+    """Install a plugin and leave an unfinished record owned by ``runner``; its id."""
+    system.install(build_package(tmp_path / "p.tar.gz"))
+    execution_id = str(uuid.uuid4())
+    with system._manager.sessions.begin() as s:
+        s.add(
+            Execution(
+                id=execution_id, plugin_name="my_plugin", version="1.0.0",
+                extension_point="analysis", status=status, runner=runner,
+            )
+        )  # fmt: skip
+    return execution_id
+
+
 def _plant_running(store: Path, tmp_path: Path, runner: str) -> str:
-    """Install a plugin and leave a ``running`` record owned by ``runner``; its id."""
     system = open_system(str(store), user="analyst")
     try:
-        system.install(build_package(tmp_path / "p.tar.gz"))
-        execution_id = str(uuid.uuid4())
-        with system._manager.sessions.begin() as s:
-            s.add(
-                Execution(
-                    id=execution_id, plugin_name="my_plugin", version="1.0.0",
-                    extension_point="analysis", status="running", runner=runner,
-                )
-            )  # fmt: skip
-        return execution_id
+        return _plant(system, tmp_path, runner, "running")
     finally:
         system.close()
 
@@ -77,15 +82,7 @@ def test_the_server_sweeps_periodically(tmp_path: Path) -> None:
     store = tmp_path / "store"
     system = open_system(str(store), user="analyst")
     try:
-        system.install(build_package(tmp_path / "p.tar.gz"))
-        execution_id = str(uuid.uuid4())
-        with system._manager.sessions.begin() as s:
-            s.add(
-                Execution(
-                    id=execution_id, plugin_name="my_plugin", version="1.0.0",
-                    extension_point="analysis", status="queued", runner=DEAD,
-                )
-            )  # fmt: skip
+        execution_id = _plant(system, tmp_path, DEAD, "queued")
         system.sweep()
         with system._manager.sessions() as s:
             row = s.get(Execution, execution_id)
