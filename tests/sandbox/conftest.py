@@ -163,10 +163,18 @@ def with_token(token: str | None) -> list[Any]:
     if not token:
         return []
     client = docker.from_env()
-    # sparse: no inspect per container, which races with a removal off the run's path.
-    return client.containers.list(
+    # Listed sparse, then inspected one by one: a container removed off the run's path in
+    # between is gone, not an error (a plain list inspects inside and raises NotFound).
+    found = []
+    for container in client.containers.list(
         all=True, sparse=True, filters={"label": f"{RUN_LABEL}={token}"}
-    )
+    ):
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            continue
+        found.append(container)
+    return found
 
 
 def served_by(service: ExecutionService, execution_id: str) -> list[Any]:

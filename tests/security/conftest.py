@@ -116,7 +116,9 @@ def attack_runner(
             break
         time.sleep(0.2)
     assert not left, f"labelled containers left after the attacks: {[c.name for c in left]}"
-    folders = [p.name for p in attack_settings.work_dir.iterdir() if p.is_dir()]
+    # A drained pool removes its run folder once it is empty.
+    work_dir = attack_settings.work_dir
+    folders = [p.name for p in work_dir.iterdir() if p.is_dir()] if work_dir.exists() else []
     assert folders in ([], [".owners"]), f"run folders left after the attacks: {folders}"
 
 
