@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -152,9 +153,16 @@ def make_plugin(tmp_path: Path) -> PluginFactory:
     return make
 
 
+@functools.cache
+def _engine() -> docker.DockerClient:
+    """One client for the polling helpers below: a new one per poll leaked its socket, and a
+    leaked socket's ResourceWarning fails whichever test the garbage collector runs in."""
+    return docker.from_env()
+
+
 def labelled(execution_id: str) -> list[Any]:
     """Containers labelled with this run's id (one-shot ones; pooled ones carry a token)."""
-    client = docker.from_env()
+    client = _engine()
     return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={execution_id}"})
 
 
@@ -162,7 +170,7 @@ def with_token(token: str | None) -> list[Any]:
     """The container of a pool token, while it exists."""
     if not token:
         return []
-    client = docker.from_env()
+    client = _engine()
     # Listed sparse, then inspected one by one: a container removed off the run's path in
     # between is gone, not an error (a plain list inspects inside and raises NotFound).
     found = []
