@@ -96,21 +96,30 @@ RESULTS = REPO / "bench" / "RESULTS.md"
 NOTES = """\
 ## Where the time goes
 
-- **a, b (warm no-op, ~20 ms).** Profiled through the core: the container's part (job over the
-  socket, the forked child's run, the result back) is 6-8 ms; three SQLite commits per run (the
-  record, its claim with the container token, its end) take 3-9 ms each here, as the store runs
-  WAL with `synchronous=FULL` (an fsync per commit); the input's provenance hash and the HTTP
-  round trip take the rest. The 100x target needs about 7 ms: not met on this disk.
-  `synchronous=NORMAL` (still crash-safe in WAL mode) would cut most of the commits' cost.
-- **c (cold).** A container start plus `import pandas`, as the baseline; the figure moves between
-  0.8x and 1.3x from one run to the next on this shared machine.
-- **d (data).** The in-process baseline copies the data twice in one process; through the
-  sandbox it is copied at least five times across two processes (the input file, pandas in the
-  container, the result memfd, pandas on the host) and hashed once for the run's provenance, with
-  the container held to one CPU. The 0.5x target is not met.
-- **e (R).** A warm R run costs about twice a Python one. Back to back, each fork of R's process
-  copies R's heap when R's collector marks it (~100 ms); the runner does that in the child
-  waiting for the next job, so runs more than ~0.2 s apart do not pay it.
+- **a, b (warm no-op, 12-16 ms).** Measured stage by stage on this machine: the container's
+  part is about 5 ms (the host's job reaching the waiting runner, its hand-over to the run's
+  forked process, which has the plugin loaded already, the run itself at about 2 ms, the result
+  back), the store's three writes (the record, its claim with the container token, its end)
+  and the plugin lookup about 1 ms each (SQLite in WAL mode with `synchronous=NORMAL`: no fsync
+  per commit, still crash-safe), and jupyter_server's request handling (auth, login cookie,
+  logging) about 3 ms of the REST figure. The >= 100x target needs about 6 ms end to end
+  against a 0.6 s `docker run`: not met; the remaining costs are spread over many steps of
+  about a millisecond each, most of them Python.
+- **c (cold).** A container start plus `import pandas, pyarrow`, against the baseline's start plus
+  `import pandas`; the removal of the container is off the caller's path, the CLI's is not.
+- **d (data).** Frames are read with one block per column on both sides (a float column is a
+  view of the memory-mapped file, no copy), and the run folders are in `/dev/shm`, so a round
+  trip writes the data twice (the host's input file, the runner's result memfd) where the
+  in-process baseline copies it twice in one process; the input's provenance digest (SHA-256 of
+  its Arrow stream, 80 MB for the float frame) is computed on another thread beside the run.
+  On this 2-core VM memory bandwidth is the bound (about 2 GB/s per copy): not met for the
+  float frame; the mixed frame's figure moves with its baseline (string columns cost both sides
+  alike).
+- **e (R).** A warm R run: the run's process has sourced the plugin and built its
+  `setRefClass` generator while waiting for the job, as Python's imports the module. Back to
+  back, each fork of R's process copies R's heap when R's collector marks it (~100 ms); the
+  runner does that in the child waiting for the next job, so runs more than ~0.2 s apart do not
+  pay it.
 - **f, g.** Met: runs are forks of a warm process, and the API's GETs never wait for a run.
 """
 #: Seconds between warm-latency calls: the container is then waiting for a job (its next child

@@ -10,6 +10,7 @@ survive, and every target is checked with ``Path.is_relative_to`` after resolvin
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import hashlib
 import io
@@ -252,21 +253,30 @@ def left_out_warning(paths: list[str]) -> list[str]:
     ]
 
 
+def _anonymous(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A member without its packer's account (the extractor ignores owners anyway)."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
 def pack(folder: Path, out: Path | IO[bytes]) -> list[str]:
     """Pack a plugin folder as ``tar -czf out folder/`` would, skipping caches and VCS data.
 
     Returns what was left out (folders end with ``/``). Symlinks are refused rather than
-    followed: the extractor would refuse them anyway.
+    followed: the extractor would refuse them anyway. Packing the same folder twice gives the
+    same bytes (sorted members, no owner names, a gzip header without a timestamp), so its
+    sha256, which provenance records, names the content.
     """
     folder = folder.resolve()
     if not folder.is_dir():
         raise InvalidPackage(f"{folder} is not a folder.")
     left_out: list[str] = []
-    fileobj = out if isinstance(out, io.IOBase) else None
-    with tarfile.open(
-        name=None if fileobj else str(out), fileobj=fileobj, mode="w:gz", format=tarfile.PAX_FORMAT
-    ) as tar:
-        tar.add(folder, arcname=folder.name, recursive=False)
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(open(out, "wb")) if isinstance(out, Path) else out
+        gz = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0))
+        tar = stack.enter_context(tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT))
+        tar.add(folder, arcname=folder.name, recursive=False, filter=_anonymous)
         for dirpath, dirnames, filenames in os.walk(folder):
             here = Path(dirpath)
             left_out += [
@@ -282,5 +292,6 @@ def pack(folder: Path, out: Path | IO[bytes]) -> list[str]:
                 if name.endswith(".pyc"):
                     left_out.append(path.relative_to(folder).as_posix())
                     continue
-                tar.add(path, arcname=str(folder.name / path.relative_to(folder)), recursive=False)
+                arcname = str(folder.name / path.relative_to(folder))
+                tar.add(path, arcname=arcname, recursive=False, filter=_anonymous)
     return left_out

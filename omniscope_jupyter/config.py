@@ -248,6 +248,18 @@ class OmniscopeConfig(Configurable):
         _SANDBOX.max_output_cells,
         help="A run's Arrow output is refused, before decoding, past this many values.",
     ).tag(config=True)
+    sandbox_results_budget_bytes = Int(
+        _SANDBOX.results_budget_bytes,
+        help="Decoded bytes of result frames all runs of this process may hold at once, from "
+        "before decoding until their answer is made; a result that does not fit waits up to "
+        "sandbox_results_budget_wait_seconds, then its run fails. Default: a quarter of the "
+        "host's (or the container's) memory, between 256 MiB and 4 GiB.",
+    ).tag(config=True)
+    sandbox_results_budget_wait_seconds = Float(
+        _SANDBOX.results_budget_wait_seconds,
+        help="Seconds a result waits for room in sandbox_results_budget_bytes before its run "
+        "fails (0: fail at once).",
+    ).tag(config=True)
     sandbox_max_volume_bytes = Int(
         _SANDBOX.max_volume_bytes,
         help="A file_system plugin's /data volume is emptied (with a warning) when a run leaves "
@@ -308,6 +320,8 @@ class OmniscopeConfig(Configurable):
             max_concurrent_runs=self.sandbox_max_concurrent_runs,
             max_output_decoded_bytes=self.sandbox_max_output_decoded_bytes,
             max_output_cells=self.sandbox_max_output_cells,
+            results_budget_bytes=self.sandbox_results_budget_bytes,
+            results_budget_wait_seconds=self.sandbox_results_budget_wait_seconds,
             max_volume_bytes=self.sandbox_max_volume_bytes,
             runtime=self.sandbox_runtime,
             firewall=self.sandbox_firewall,
@@ -339,7 +353,9 @@ def make_system(config: OmniscopeConfig, user: str = "") -> PluginSystem:
     # (plugin runs, the dependency resolver) is checked against this policy.
     firewall.configure(FirewallPolicy(enabled=settings.firewall, allow=settings.network_allow))
     runner = SandboxRunner(settings)
-    facts = functools.cache(lambda: probe_runner_image(runner.client(), runner.images()["python"]))
+    facts = functools.cache(
+        lambda: probe_runner_image(runner.client(), runner.images()["python"], settings)
+    )
     image = runner_image_facts(settings.image_mode)
     manager = PluginManager(
         Path(config.data_dir),

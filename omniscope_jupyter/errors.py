@@ -58,6 +58,13 @@ class ChecksumMismatch(PluginError):
     status = 422
 
 
+class ArchiveMismatch(PluginError):
+    """An archive's manifest names another plugin or version than the catalog entry it was
+    fetched as (422); nothing was installed."""
+
+    status = 422
+
+
 class TooLarge(PluginError):
     """The upload or its decompressed content exceeds a configured cap (413)."""
 

@@ -28,6 +28,19 @@ class SystemCallScanner(ScanStage):
         return ScanReport(findings=findings, scanners=["double"])
 
 
+class SlowScanner(ScanStage):
+    """A scan that takes ``SLOW_SCAN_SECONDS`` and finds nothing, like Bandit over a large package."""
+
+    def scan(self, package_dir: Path, manifest: dict[str, Any]) -> ScanReport:
+        import time
+
+        time.sleep(SLOW_SCAN_SECONDS)
+        return ScanReport(scanners=["slow"])
+
+
+SLOW_SCAN_SECONDS = 3.0
+
+
 class ReadOnlyAuthorizer(Authorizer):
     """Allows reading the plugin API, refuses every write and execute."""
 
@@ -46,7 +59,10 @@ class FakeSandboxRunner:
     def __init__(self, settings: Any) -> None:
         import threading
 
+        from omniscope_jupyter.sandbox.budget import ResultBudget
+
         self.settings = settings
+        self.budget = ResultBudget(1 << 30)
         self.started: list[str] = []
         self.release = threading.Event()
         self._cancelled: set[str] = set()

@@ -6,6 +6,7 @@ import io
 import os
 import stat
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -145,6 +146,11 @@ def test_pack_round_trips_like_tar_czf(tmp_path: Path) -> None:
     with tarfile.open(out) as tar:
         names = sorted(tar.getnames())
     assert names == ["my_plugin", "my_plugin/manifest.json", "my_plugin/sub", "my_plugin/sub/data.csv"]
+    again = tmp_path / "again.tar.gz"
+    time.sleep(1.1)  # gzip and tar headers hold seconds: a second packing must not differ
+    pack(folder, again)
+    assert again.read_bytes() == out.read_bytes()  # provenance's package sha256 names content
+    again.unlink()
     (folder / "link").symlink_to("/etc/passwd")
     with pytest.raises(InvalidPackage, match="symlink"):
         pack(folder, tmp_path / "again.tar.gz")

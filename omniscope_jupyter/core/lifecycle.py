@@ -25,7 +25,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from .. import archive
 from ..answers import row_answer, timestamp
-from ..errors import Conflict, Forbidden, InvalidPackage, InvalidRequest, NotFound, ScanRefused
+from ..errors import (
+    ArchiveMismatch,
+    Conflict,
+    Forbidden,
+    InvalidPackage,
+    InvalidRequest,
+    NotFound,
+    ScanRefused,
+)
 from ..manifest import MANIFEST_FILE, manifest_warnings, read_manifest
 from ..sandbox.jobs import PluginTarget
 from ..scan.report import ScanReport, scan_summary
@@ -199,6 +207,7 @@ class PluginManager:
         if_missing: bool = False,
         upgrade: bool = False,
         progress: Progress = _no_progress,
+        expect: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """Install the archive at ``package``: extract, validate, scan, resolve, store.
 
@@ -213,12 +222,16 @@ class PluginManager:
         ``if_missing``: do nothing when this version is installed (notebooks run it every time).
         ``upgrade``: also make it active when it is newer than the active version (switching
         to it when it is installed already); do nothing when it is not newer.
+        ``expect``: the ``(name, version)`` a catalog (ours or a remote's) published the archive
+        as; a manifest naming anything else is refused (``ArchiveMismatch``) before the scan.
         """
         if dev and (if_missing or upgrade):
             raise InvalidRequest("a development install replaces in place: no if_missing/upgrade")
         staging = self.new_staging_dir()
         try:
-            check = self._install_check(dev=dev, if_missing=if_missing, upgrade=upgrade)
+            check = self._install_check(
+                dev=dev, if_missing=if_missing, upgrade=upgrade, expect=expect
+            )
             try:
                 checked = self.check_package(
                     package, staging, refuse=check, force=force, dev=dev, progress=progress
@@ -241,11 +254,16 @@ class PluginManager:
         )
 
     def _install_check(
-        self, *, dev: bool, if_missing: bool, upgrade: bool
+        self, *, dev: bool, if_missing: bool, upgrade: bool, expect: tuple[str, str] | None = None
     ) -> Callable[[str, str], None]:
         """The ``refuse`` hook of an install: what is refused, and what is already there."""
 
         def check(name: str, version: str) -> None:
+            if expect is not None and (name, version) != expect:
+                raise ArchiveMismatch(
+                    f"The archive published as {expect[0]} {expect[1]} holds {name} {version} "
+                    "(its manifest.json says so); it was refused and nothing was installed."
+                )
             if dev:
                 return  # a development version is replaced in place
             if is_dev_version(version):
@@ -557,18 +575,36 @@ class PluginManager:
         return row
 
     def installed(self, name: str) -> PluginTarget:
-        """The active version of a plugin, as the sandbox needs it."""
-        with self.sessions() as s:
-            plugin = self._plugin(s, name)
-            row = self._active(s, plugin)
-            return PluginTarget(
-                plugin_id=name,
-                version=row.version,
-                path=self.layout.data_dir / row.path,
-                manifest=row.manifest,
-                enabled=plugin.enabled,
-                dependencies=row.dependencies,
+        """The active version of a plugin, as the sandbox needs it.
+
+        On every run's path: one query for just the columns a run needs (a version's scan
+        report can be large and is not one of them).
+        """
+        query = (
+            select(
+                Plugin.enabled, PluginVersion.version, PluginVersion.path,
+                PluginVersion.manifest, PluginVersion.dependencies, PluginVersion.sha256,
             )
+            .join(
+                PluginVersion,
+                (PluginVersion.plugin_name == Plugin.name)
+                & (PluginVersion.version == Plugin.active_version),
+            )
+            .where(Plugin.name == name)
+        )  # fmt: skip
+        with self.sessions() as s:
+            row = s.execute(query).first()
+        if row is None:
+            raise NotFound(f"No plugin named {name!r} is installed.")
+        return PluginTarget(
+            plugin_id=name,
+            version=row.version,
+            path=self.layout.data_dir / row.path,
+            manifest=row.manifest,
+            enabled=row.enabled,
+            dependencies=row.dependencies or {},
+            sha256=row.sha256,
+        )
 
     # -- changes ----------------------------------------------------------------------------
 

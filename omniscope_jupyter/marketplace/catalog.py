@@ -447,7 +447,7 @@ class Catalog:
         staging = self.manager.new_staging_dir()
         try:
             copy, version, sha256 = self.verified_copy(name, version, staging)
-            result = self.manager.install(copy, user=user, force=force)
+            result = self.manager.install(copy, user=user, force=force, expect=(name, version))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self.count_download(name, version)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.lifecycle import PluginManager
-from ..errors import InvalidRequest
+from ..errors import ArchiveMismatch, InvalidRequest
 from . import ranking
 from .catalog import Catalog
 from .checks import check_plugin_ref
@@ -146,7 +146,8 @@ class Marketplace:
 
         ``name`` and ``version`` are checked as a manifest checks them and ``source`` must be
         the name of a configured remote (never a URL) before anything else happens; the
-        archive then goes through the install pipeline, which checks the manifest inside.
+        archive then goes through the install pipeline, which checks the manifest inside and
+        refuses one naming another plugin or version (``ArchiveMismatch``, 422).
         """
         if not body.get("name"):
             raise InvalidRequest("name: the plugin to install is required.")
@@ -160,7 +161,11 @@ class Marketplace:
         staging = self.manager.new_staging_dir()
         try:
             path, version, sha256 = self.remotes.download(remote.name, name, version, staging)
-            result = self.manager.install(path, user=user)
+            # The remote chose the archive: it must be the plugin and version it says it is.
+            try:
+                result = self.manager.install(path, user=user, expect=(name, version))
+            except ArchiveMismatch as exc:
+                raise ArchiveMismatch(f"{remote.name}: {exc.message}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return {**result, "source": remote.name, "sha256": sha256}

@@ -41,6 +41,9 @@ PROCESS_LABEL = "omniscope.process"
 PLUGIN_LABEL = "omniscope.plugin"
 #: The pool (one per ``SandboxRunner``; a process may have several) a pooled container is in.
 POOL_LABEL = "omniscope.pool"
+#: What a helper container is for (a resolver's pip, a runner image's probe): it is not a run
+#: and removes itself, so its own process's reaper leaves it alone while that process lives.
+PURPOSE_LABEL = "omniscope.purpose"
 #: The network of plugins holding ``network``: a bridge without container-to-container traffic
 #: (``enable_icc=false``), so a plugin cannot reach other sandbox containers.
 SANDBOX_NETWORK = "omniscope-sandbox"
@@ -309,7 +312,9 @@ def reap(
     """Remove labelled run containers (``owner``'s, or one run's) unless ``keep(labels)``.
 
     Called after every run for that run; at start and stop with :func:`not_orphan` as ``keep``.
-    Returns how many were removed.
+    A helper (``PURPOSE_LABEL``) of this process is left to its own clean-up: a periodic sweep
+    must not pull a dependency resolution or an image probe from under it. Returns how many
+    were removed.
     """
     labels = [RUN_LABEL if execution_id is None else f"{RUN_LABEL}={execution_id}"]
     if owner is not None:
@@ -320,8 +325,12 @@ def reap(
         log.warning("sandbox reaper could not list containers: %s", short_error(exc))
         return 0
     removed = 0
+    me = process_identity()
     for container in containers:
-        if keep is not None and keep(container.labels or {}):
+        found = container.labels or {}
+        if found.get(PURPOSE_LABEL) and found.get(PROCESS_LABEL) == me:
+            continue
+        if keep is not None and keep(found):
             continue
         remove_quietly(container)
         removed += 1

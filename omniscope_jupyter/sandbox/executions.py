@@ -21,17 +21,21 @@ Answers carry a result DataFrame in pandas' "split" layout, ``{"columns", "index
 (rows as lists), which keeps column order and the index and is accepted back as ``input_data``.
 Every result is held to its extension point's contract (``contracts.check_outcome``) and the
 answer names its ``kind`` (none, frame, json, figure, vega-lite, report, file) and ``media_type``.
+A result frame counts against the runner's budget for results in flight (``budget.py``) from
+before it is decoded until its answer is made here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,19 +45,21 @@ import pandas as pd
 import pyarrow as pa
 import requests
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..answers import row_answer
 from ..errors import Conflict, InvalidRequest, NotFound, SandboxUnavailable
-from ..store.orm import Execution, PluginVersion
+from ..store.orm import Execution, Plugin, PluginVersion
 from .container import ensure_network, short_error, volume_name
 from .contracts import check_outcome, result_kind
 from .dependencies import PLUGIN_IMAGE_REPO, build_plugin_image
 from .events import EventTail, events_path, live_summary
+from .inflight import PluginRuns
 from .jobs import PluginTarget, body_from_query, build_request, frame_from_arrow
 from .pool import owned_dir
 from .processes import is_alive, process_identity
-from .provenance import stamp
+from .provenance import stamp, table_digest
 from .runner import RunOutcome, RunRequest, RunWithdrawn, SandboxRunner
 from .scheduling import FairQueue
 from .settings import SandboxSettings
@@ -77,6 +83,8 @@ MAX_RECORDED_CELLS = 200_000
 ARROW_ANSWER_KEY = b"omniscope.execution"
 #: Set as a running record's ``result`` field ``sandbox``: the token of its container.
 SANDBOX_TOKEN = "sandbox"
+#: How long an uninstall waits for this process's runs of the plugin to stop.
+FORGET_WAIT_SECONDS = 30.0
 _UNSET: Any = object()
 
 
@@ -102,6 +110,14 @@ class FrameResult:
     @property
     def status(self) -> str:
         return str(self.answer["status"])
+
+
+#: A run's plugin version, or the store lookup that gives it.
+Target = PluginTarget | Callable[[], PluginTarget]
+
+
+def _resolve(target: Target) -> PluginTarget:
+    return target if isinstance(target, PluginTarget) else target()
 
 
 def _shape(data: Any) -> list[int] | None:
@@ -169,6 +185,11 @@ class ExecutionService:
         self._runtime_ok = False
         #: Live events of this process's runs, by execution id (``events``).
         self._live: dict[str, EventTail] = {}
+        #: This process's runs by plugin, from their recording to their end (``forget_plugin``).
+        self._runs = PluginRuns()
+        #: Input table digests being computed beside their runs, by execution id.
+        self._digests: dict[str, Future[str]] = {}
+        self._digest_pool: ThreadPoolExecutor | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -255,20 +276,26 @@ class ExecutionService:
 
     # -- REST-facing coroutines ----------------------------------------------------------------
 
-    async def execute(self, target: PluginTarget, body: Any, user: str = "") -> dict[str, Any]:
+    async def execute(self, target: Target, body: Any, user: str = "") -> dict[str, Any]:
         """Run ``target`` as ``body`` asks; ``{"async": true}`` returns at once with ``running``.
+
+        ``target`` may be a store lookup that gives it: then it runs on the thread that records
+        the run (one thread hop per call).
 
         Raises ``Conflict`` (disabled), ``InvalidRequest`` (bad body/config/extension point) and,
         for a synchronous run, ``SandboxUnavailable`` when Docker is unreachable.
         """
         is_async = bool(body.get("async")) if isinstance(body, dict) else False
-        execution_id, started = await asyncio.to_thread(
-            self._start, target, body, user, raise_unavailable=not is_async
-        )
+
+        def start() -> tuple[PluginTarget, str, Future[dict[str, Any]]]:
+            found = _resolve(target)
+            return found, *self._start(found, body, user, raise_unavailable=not is_async)
+
+        found, execution_id, started = await asyncio.to_thread(start)
         future = asyncio.wrap_future(started)
         if not is_async:
             return await future
-        return await self._accepted(target, execution_id, future)
+        return await self._accepted(found, execution_id, future)
 
     async def _accepted(
         self, target: PluginTarget, execution_id: str, future: asyncio.Future[dict[str, Any]]
@@ -282,7 +309,7 @@ class ExecutionService:
 
     async def execute_arrow(
         self,
-        target: PluginTarget,
+        target: Target,
         payload: bytes,
         query: dict[str, str],
         user: str = "",
@@ -296,20 +323,31 @@ class ExecutionService:
         """
         body = body_from_query(query)
         is_async = bool(body.get("async"))
-        frame = await asyncio.to_thread(frame_from_arrow, payload)
         kept: list[RunOutcome] = []
-        execution_id, started = await asyncio.to_thread(
-            self._start, target, body, user, frame, not is_async, kept
-        )
+
+        def start() -> tuple[PluginTarget, str, Future[dict[str, Any]]]:
+            found = _resolve(target)
+            frame = frame_from_arrow(payload)
+            return found, *self._start(found, body, user, frame, not is_async, kept)
+
+        found, execution_id, started = await asyncio.to_thread(start)
         future = asyncio.wrap_future(started)
+        # The result frame is held for its answer, made here: then its budget is given back.
+        release = functools.partial(self.runner.budget.release, execution_id)
         if is_async:
-            return await self._accepted(target, execution_id, future), None
-        answer = await future
-        data = kept[0].data if kept else None
-        if arrow_answer and isinstance(data, pd.DataFrame):
-            return answer, await asyncio.to_thread(arrow_answer_of, answer, data)
-        answer["data"] = await asyncio.to_thread(self._json_answer_data, kept[0]) if kept else None
-        return answer, None
+            future.add_done_callback(lambda _f: release())
+            return await self._accepted(found, execution_id, future), None
+        try:
+            answer = await future
+            data = kept[0].data if kept else None
+            if arrow_answer and isinstance(data, pd.DataFrame):
+                return answer, await asyncio.to_thread(arrow_answer_of, answer, data)
+            answer["data"] = (
+                await asyncio.to_thread(self._json_answer_data, kept[0]) if kept else None
+            )
+            return answer, None
+        finally:
+            release()
 
     async def get(self, plugin_id: str, execution_id: str) -> dict[str, Any]:
         """The recorded execution (with its result once finished); ``NotFound`` otherwise."""
@@ -407,7 +445,12 @@ class ExecutionService:
         if execution_id:
             body["execution_id"] = execution_id
         outcome_box: list[RunOutcome] = []
-        answer = self._start(target, body, user, frame, keep=outcome_box)[1].result()
+        execution_id, started = self._start(target, body, user, frame, keep=outcome_box)
+        try:
+            answer = started.result()
+        finally:
+            # The frame is the caller's now: it no longer counts as a result in flight.
+            self.runner.budget.release(execution_id)
         data = outcome_box[0].data if outcome_box else None
         return FrameResult(data=data, answer=answer)
 
@@ -452,8 +495,9 @@ class ExecutionService:
         body: Any,
         frame: pd.DataFrame | pd.Series | None = None,
     ) -> tuple[RunRequest, list[str]]:
-        """``jobs.build_request`` with this service's default and maximum timeouts."""
-        return build_request(
+        """``jobs.build_request`` with this service's default and maximum timeouts; the input
+        table's digest is computed on another thread meanwhile (``_input_digest``)."""
+        request, warnings = build_request(
             execution_id,
             target,
             body,
@@ -461,6 +505,23 @@ class ExecutionService:
             default_timeout=self.settings.timeout,
             frame=frame,
         )
+        if request.data_table is not None:
+            with self._pending_lock:
+                if self._digest_pool is None:
+                    self._digest_pool = ThreadPoolExecutor(1, thread_name_prefix="omniscope-digest")
+            self._digests[execution_id] = self._digest_pool.submit(table_digest, request.data_table)
+        return request, warnings
+
+    def _input_digest(self, execution_id: str) -> str | None:
+        """The input table's digest of a run (waits for it); None when it has none."""
+        pending = self._digests.pop(execution_id, None)
+        if pending is None:
+            return None
+        try:
+            return pending.result()
+        except Exception as exc:  # noqa: BLE001 (a stamp without a digest, never a failed run)
+            log.warning("execution %s: input not hashed: %s", execution_id, exc)
+            return None
 
     def with_plugin_image(self, target: PluginTarget) -> PluginTarget:
         """``target`` with the image holding its locked dependencies, built on first need.
@@ -498,14 +559,19 @@ class ExecutionService:
         per-plugin images of ``lock_digests`` (the uninstalled plugin's locks, taken before
         uninstalling) that no installed plugin of this store still uses. An image a container
         still uses is kept. Failures are logged, never raised: the plugin is already gone.
+
+        This process's runs of it are stopped first, and waited for: a run still binding or
+        running would hold (or make again) the volume. Their callers hear a 409.
         """
+        self._stop_runs_of(plugin_id)
         try:
             client = self.runner.client()
         except SandboxUnavailable as exc:
             log.warning("sandbox leftovers of %s kept (Docker unavailable): %s", plugin_id, exc.message)
             return
         self.runner.forget_plugin(plugin_id)  # its containers hold its files and its volume
-        remove_volume(client, volume_name(self.settings.owner, plugin_id))
+        # A stopped run's container is removed off its run's path: give it a moment.
+        remove_volume(client, volume_name(self.settings.owner, plugin_id), patience=30)
         unused = set(lock_digests) - self.lock_digests()
         for digest in sorted(unused):
             try:
@@ -517,6 +583,51 @@ class ExecutionService:
                         client.images.remove(tag)
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 log.warning("could not remove the image of lock %s of %s: %s", digest, plugin_id, short_error(exc))
+
+    def _stop_runs_of(self, plugin_id: str) -> None:
+        """Stop this process's queued and running runs of an uninstalled plugin; wait for them."""
+        for execution_id in self._runs.doom(plugin_id):
+            queued = self._queue.remove(execution_id)
+            if queued is not None:
+                self._drop_uninstalled(queued)
+        deadline = time.monotonic() + FORGET_WAIT_SECONDS
+        while left := self._runs.wait_gone(plugin_id, 0.5):
+            if time.monotonic() > deadline:
+                log.warning("runs of uninstalled %s still running: %s", plugin_id, ", ".join(left))
+                return
+            for execution_id in left:  # again: one may have just reached its container
+                self.runner.cancel(execution_id)
+
+    def _drop_uninstalled(self, queued: _Queued) -> None:
+        """Settle a queued run of an uninstalled plugin (its record went with the plugin)."""
+        if queued.request.input_path is not None:
+            queued.request.input_path.unlink(missing_ok=True)
+        self._digests.pop(queued.request.execution_id, None)
+        self._release()
+        try:
+            answer = self._uninstalled(queued)
+        except Conflict as exc:
+            if queued.future.set_running_or_notify_cancel():
+                queued.future.set_exception(exc)
+        else:
+            if queued.future.set_running_or_notify_cancel():
+                queued.future.set_result(answer)
+        finally:
+            self._runs.leave(queued.request.execution_id)
+
+    @staticmethod
+    def _uninstalled(queued: _Queued) -> dict[str, Any]:
+        """A run stopped by its plugin's uninstall: a 409 for a caller that waits for it, the
+        same words as its answer for an async run (whose record is gone)."""
+        request = queued.request
+        message = (
+            f"{request.plugin_id} was uninstalled while this run was in progress; the run was "
+            "stopped and its record went with the plugin"
+        )
+        if queued.raise_unavailable:
+            raise Conflict(message)
+        return {"execution_id": request.execution_id, "plugin_id": request.plugin_id,
+                "status": "cancelled", "errors": [message]}  # fmt: skip
 
     # -- internals (blocking) ---------------------------------------------------------------
 
@@ -539,7 +650,8 @@ class ExecutionService:
             self._pending += 1
         future: Future[dict[str, Any]] = Future()
         try:
-            self._record_start(request, user, status)
+            self._runs.enter(request.execution_id, target.plugin_id)
+            self._record_start(target, request, user, status)
             if status == "queued":
                 request = self._spool_input(request)
             request = replace(request, user=user)
@@ -553,6 +665,7 @@ class ExecutionService:
             return future
         except BaseException:
             self._release()
+            self._runs.leave(request.execution_id)
             raise
 
     def _release(self) -> None:
@@ -583,13 +696,27 @@ class ExecutionService:
         """One run in a run thread: build, run (claimed once it has its container), record."""
         request = queued.request
         try:
-            return self._run_recorded(
-                queued.target, request, queued.warnings, queued.raise_unavailable, queued.keep
-            )
-        except RunWithdrawn:
-            return self._get(request.plugin_id, request.execution_id)
+            try:
+                answer = self._run_recorded(
+                    queued.target, request, queued.warnings, queued.raise_unavailable, queued.keep
+                )
+            except RunWithdrawn:
+                answer = None
+            except Exception:
+                if not self._runs.doomed(request.execution_id):
+                    raise
+                answer = None  # what failed was its plugin going away
+            if self._runs.doomed(request.execution_id):  # stopped: its plugin was uninstalled
+                return self._uninstalled(queued)
+            if answer is None:
+                return self._get(request.plugin_id, request.execution_id)
+            return answer
         finally:
+            self._runs.leave(request.execution_id)
+            if queued.keep is None:  # the answer is made (a caller keeping the frame releases)
+                self.runner.budget.release(request.execution_id)
             self._release()
+            self._digests.pop(request.execution_id, None)  # a run that never claimed
             if request.input_path is not None:
                 request.input_path.unlink(missing_ok=True)
 
@@ -611,6 +738,7 @@ class ExecutionService:
 
     def _withdraw(self, queued: _Queued, why: str) -> None:
         """Settle a run taken out of the queue before it started (cancel, shutdown)."""
+        self._digests.pop(queued.request.execution_id, None)
         with self.session_factory() as session, session.begin():
             row = session.get(Execution, queued.request.execution_id)
             if row is not None and row.status not in FINISHED:
@@ -620,6 +748,7 @@ class ExecutionService:
         if queued.request.input_path is not None:
             queued.request.input_path.unlink(missing_ok=True)
         self._release()
+        self._runs.leave(queued.request.execution_id)
         if queued.future.set_running_or_notify_cancel():
             queued.future.set_result(
                 self._get(queued.request.plugin_id, queued.request.execution_id)
@@ -627,6 +756,7 @@ class ExecutionService:
 
     def _forget_record(self, request: RunRequest) -> None:
         """Delete the record of a run refused at the queue (a 429 leaves no history)."""
+        self._digests.pop(request.execution_id, None)
         with self.session_factory() as session, session.begin():
             row = session.get(Execution, request.execution_id)
             if row is not None:
@@ -635,8 +765,9 @@ class ExecutionService:
             request.input_path.unlink(missing_ok=True)
 
     def _claim(self, execution_id: str, token: str, image: dict[str, str]) -> bool:
-        """Mark the run as running in container ``token`` (and stamp its image) in one write;
-        False when it was cancelled (or deleted) meanwhile."""
+        """Mark the run as running in container ``token`` and stamp its image and input digest,
+        in one write; False when it was cancelled (or deleted) meanwhile."""
+        digest = self._input_digest(execution_id)
         with self.session_factory() as session, session.begin():
             row = session.get(Execution, execution_id)
             if row is None or row.status not in ("queued", "running"):
@@ -648,7 +779,10 @@ class ExecutionService:
                 return False
             row.status = "running"
             row.result = {SANDBOX_TOKEN: token}
-            row.provenance = {**(row.provenance or {}), **image}
+            provenance = {**(row.provenance or {}), **image}
+            if digest is not None and isinstance(provenance.get("input"), dict):
+                provenance["input"] = {**provenance["input"], "digest": digest}
+            row.provenance = provenance
             return True
 
     def _request_cancel(self, execution_id: str) -> str | bool:
@@ -773,25 +907,38 @@ class ExecutionService:
         )
         return None
 
-    def _record_start(self, request: RunRequest, user: str, status: str = "running") -> None:
+    def _record_start(
+        self, target: PluginTarget, request: RunRequest, user: str, status: str = "running"
+    ) -> None:
+        """Insert the run's record (one write: the plugin's facts come with ``target``); the
+        input frame's digest follows with the claim (``_request`` started it)."""
+        provenance = stamp(
+            plugin=request.plugin_id,
+            version=request.version,
+            package_sha256=target.sha256,
+            lock_digest=(target.dependencies or {}).get("digest"),
+            extension_point=request.extension_point,
+            parameters=request.parameters,
+            config=request.config,
+            data=request.data,
+            digest_frame=False,  # hashed beside the run, written by the claim
+        )
+        try:
+            self._insert_record(request, user, status, provenance)
+        except IntegrityError:
+            with self.session_factory() as session:
+                gone = session.get(Plugin, request.plugin_id) is None
+            if gone:
+                raise Conflict(
+                    f"{request.plugin_id} was uninstalled while this run was being started; "
+                    "nothing ran"
+                ) from None
+            raise Conflict(f"execution {request.execution_id} already exists") from None
+
+    def _insert_record(
+        self, request: RunRequest, user: str, status: str, provenance: dict[str, Any]
+    ) -> None:
         with self.session_factory() as session, session.begin():
-            version = session.scalar(
-                select(PluginVersion).where(
-                    PluginVersion.plugin_name == request.plugin_id,
-                    PluginVersion.version == request.version,
-                )
-            )
-            lock = version.dependencies if version is not None else {}
-            provenance = stamp(
-                plugin=request.plugin_id,
-                version=request.version,
-                package_sha256=version.sha256 if version is not None else None,
-                lock_digest=(lock or {}).get("digest"),
-                extension_point=request.extension_point,
-                parameters=request.parameters,
-                config=request.config,
-                data=request.data,
-            )
             session.add(
                 Execution(
                     id=request.execution_id,
@@ -827,7 +974,11 @@ class ExecutionService:
         self, execution_id: str, outcome: RunOutcome, data: Any = _UNSET
     ) -> dict[str, Any]:
         """Record the end of a run; ``data`` is the JSON form of its data when already made."""
-        too_big = isinstance(outcome.data, pd.DataFrame) and outcome.data.size > MAX_RECORDED_CELLS
+        too_big = isinstance(outcome.data, pd.DataFrame) and (
+            outcome.data.size > MAX_RECORDED_CELLS
+            # Not written out to find out: a category's one long value is every cell's in JSON.
+            or (data is _UNSET and json_size_estimate(outcome.data) > MAX_RECORDED_RESULT_BYTES)
+        )
         if too_big:
             data = None
         elif data is _UNSET:

@@ -43,6 +43,8 @@ class PluginTarget:
     dependencies: dict[str, Any] = field(default_factory=dict)
     #: Per-plugin image with the locked dependencies; None: the plain runner image.
     image: str | None = None
+    #: sha256 of the installed package (for the run's provenance).
+    sha256: str | None = None
 
     @property
     def language(self) -> str:
@@ -196,6 +198,11 @@ def encode_input(frame: pd.DataFrame) -> pa.Table:
         )
     try:
         return frame_to_table(frame)
+    except OverflowError as exc:  # JSON has integers of any size; Arrow columns 64 bits
+        raise InvalidRequest(
+            f"input_data {_culprit(frame)} holds an integer beyond the 64-bit range a column "
+            "can hold; send such numbers as strings or floats"
+        ) from exc
     except (pa.ArrowException, TypeError, ValueError) as exc:
         detail = exc.args[0] if exc.args else exc
         raise InvalidRequest(
@@ -209,7 +216,7 @@ def _culprit(frame: pd.DataFrame) -> str:
     for position, name in enumerate(frame.columns):
         try:
             pa.Array.from_pandas(frame.iloc[:, position])
-        except (pa.ArrowException, TypeError, ValueError):
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
             return f"column {name!r}"
     return "index"
 

@@ -45,6 +45,7 @@ from ..errors import SandboxUnavailable
 from .container import (
     OWNER_LABEL,
     PROCESS_LABEL,
+    PURPOSE_LABEL,
     RUN_LABEL,
     docker_client,
     ensure_network,
@@ -63,8 +64,6 @@ IN_DIR = "/in"
 OUT_DIR = "/out"
 CA_PATH = "/etc/omniscope/ca-certificates.crt"
 PIP_DIR = "/opt/omniscope/pip"
-#: Label telling a resolver container from a plugin run (both carry ``RUN_LABEL``).
-PURPOSE_LABEL = "omniscope.purpose"
 #: The whole environment pip gets: no variable of the host's is passed on.
 PIP_ENV = {
     "HOME": "/tmp",
@@ -384,6 +383,7 @@ def _copy_regular(dir_fd: int, name: str, dest: Path, cap: int) -> str:
 
 __all__ = [
     "PIP_ENV",
+    "PURPOSE_LABEL",
     "PipContainer",
     "PipLimits",
     "PipOutcome",

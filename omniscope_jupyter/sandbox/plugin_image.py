@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..errors import InvalidPackage, SandboxUnavailable
 from .locks import digest, has_wheel
+from .settings import SandboxSettings
 
 #: Where a plugin image's wheels are unpacked; the image puts it first on ``PYTHONPATH`` so a
 #: plugin's newer version of a base package wins over the runner image's own.
@@ -120,6 +122,8 @@ def _unpack_wheel(wheel: Path, target: Path) -> None:
             path.chmod(0o755 if (info.external_attr >> 16) & 0o111 else 0o644)
 
 
+#: Seconds the probe may take (R lists its packages too).
+PROBE_SECONDS = 120
 #: Run inside a runner image by ``probe_runner_image``: what the dependency stage must know.
 _PROBE = """
 import importlib.metadata, json, platform, shutil, subprocess, sys
@@ -147,22 +151,40 @@ print(json.dumps({
 """
 
 
-def probe_runner_image(client: Any, tag: str) -> dict[str, Any]:
+def probe_runner_image(
+    client: Any, tag: str, settings: SandboxSettings | None = None
+) -> dict[str, Any]:
     """What a runner image provides: its Python version, glibc and machine, and its installed
     Python and R packages (``r_packages["R"]`` is R's version), for ``DependencyResolver``.
 
-    Runs our own image (not plugin code) once, without network; callers cache the answer per tag.
+    Runs our own image (not plugin code) once, without network, hardened like a run and
+    labelled like one for ``settings``' store (a process killed meanwhile leaves a container
+    the next reaper on that store removes); callers cache the answer per tag.
     """
     import docker.errors
     import requests.exceptions
 
+    from .container import PURPOSE_LABEL, RUN_LABEL, hardened_options, remove_quietly
+
+    labels = {RUN_LABEL: f"probe-{uuid.uuid4().hex}", PURPOSE_LABEL: "probe-runner-image"}
+    options = hardened_options(
+        image=tag, labels=labels, network=False, settings=settings or SandboxSettings()
+    )
+    container = None
     try:
-        output = client.containers.run(
-            tag, ["python3", "-c", _PROBE], network_mode="none", user="65534:65534",
-            environment={"HOME": "/tmp"}, remove=True, stdout=True, stderr=False,
-        )  # fmt: skip
+        container = client.containers.create(**options, command=["python3", "-c", _PROBE])
+        container.start()
+        status = container.wait(timeout=PROBE_SECONDS)
+        output = container.logs(stdout=True, stderr=False)
+        failure = container.logs(stdout=False, stderr=True) if status.get("StatusCode") else b""
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise SandboxUnavailable(f"cannot read the packages of {tag}: {exc}") from exc
+    finally:
+        if container is not None:
+            remove_quietly(container)
+    if status.get("StatusCode"):
+        tail = failure.decode("utf-8", "replace").strip()[-300:]
+        raise SandboxUnavailable(f"cannot read the packages of {tag}: the probe failed: {tail}")
     facts: dict[str, Any] = json.loads(output.decode())
     return facts
 

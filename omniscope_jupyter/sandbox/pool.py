@@ -13,6 +13,8 @@ a pooled container runs the runner as its PID 1 with pandas, numpy and pyarrow a
   serves another plugin version or another user, and the runner refuses to (it remembers its
   first job's). Between two runs the runner kills every other process and empties every
   writable place (see its docstring); the host sends the next job only after its ``clean``.
+  Each next run's process loads the bound plugin while it waits for its job (R's
+  ``setRefClass`` alone costs milliseconds): it is the run's own process and code.
 
 Why a zygote rather than one one-shot container per run: on this 2-core machine starting a
 container and importing pandas costs about 0.4 s of CPU, so one-shot containers cap sustained

@@ -38,9 +38,19 @@ from .. import jsonsafe
 from ..errors import SandboxUnavailable
 from . import container as ctr
 from .arrow_limits import check_stream
+from .budget import ResultBudget
 from .events import MAX_EVENTS_BYTES
 from .images import Progress, ensure_images
-from .pool import Binding, Profile, Reply, SandboxPool, Slot, SlotBroken, SlotUnused
+from .pool import (
+    CLEAN_SECONDS,
+    Binding,
+    Profile,
+    Reply,
+    SandboxPool,
+    Slot,
+    SlotBroken,
+    SlotUnused,
+)
 from .processes import is_alive, process_identity
 from .settings import SandboxSettings
 from .transfer import TransferError, ipc_to_frame, write_ipc
@@ -195,6 +205,10 @@ class SandboxRunner:
         self._volumes: set[str] = set()
         #: Which container (pool token) served each recent run of this process.
         self.served: dict[str, str] = {}
+        #: Decoded result frames in flight, shared by every run of this runner (``budget.py``).
+        self.budget = ResultBudget(
+            self.settings.results_budget_bytes, self.settings.results_budget_wait_seconds
+        )
         self.pool = SandboxPool(self.settings, self.client)
 
     # -- engine and images -------------------------------------------------------------------
@@ -328,7 +342,9 @@ class SandboxRunner:
                 self.served[request.execution_id] = slot.token
                 while len(self.served) > MAX_SERVED:
                     del self.served[next(iter(self.served))]
-            if was_cancelled():
+            # This process's cancels only: another process's flag is read by ``on_start`` (the
+            # claim, one write while the job runs), which stops the run; no read on this path.
+            if self._is_cancelled(request.execution_id, None):
                 reuse = True
                 return RunOutcome(status="cancelled", errors=["cancelled before start"])
             started = time.monotonic()
@@ -510,15 +526,16 @@ class SandboxRunner:
         wants_frame = isinstance(encoded, dict) and encoded.get("data_kind") == "frame"
         # Without write_data the data is dropped anyway: never map or decode it.
         if wants_frame and "write_data" in request.permissions:
-            frame = self._read_frame(reply)
+            frame = self._read_frame(reply, request.execution_id)
         outcome = validate_result(encoded, frame, request.permissions)
         outcome.peak_memory_bytes = peak
         outcome.stdout, outcome.stderr = base["stdout"], base["stderr"]
         return outcome
 
-    def _read_frame(self, reply: Reply) -> pd.DataFrame:
+    def _read_frame(self, reply: Reply, execution_id: str) -> pd.DataFrame:
         """The result frame, mapped from its sealed memfd (or inline bytes under gVisor),
-        refused before decoding when it would be too large."""
+        refused before decoding when it would be too large or not fit the budget for results in
+        flight (held until the execution service has made the answer)."""
         settings = self.settings
         if reply.inline is not None:
             buffer: Any = pa.py_buffer(reply.inline)
@@ -526,10 +543,10 @@ class SandboxRunner:
             raise OutputRefused("the result frame is missing")
         else:
             buffer = self._map_frame(reply.frame_fd)
-        check_stream(
+        size = check_stream(
             buffer, max_bytes=settings.max_output_decoded_bytes, max_cells=settings.max_output_cells
         )
-        return ipc_to_frame(buffer)
+        return self.budget.hold(execution_id, size.decoded_bytes, lambda: ipc_to_frame(buffer))
 
     def _map_frame(self, fd: int) -> pa.Buffer:
         """A read-only map of a sealed memfd; anything else is refused before it is mapped."""
@@ -558,7 +575,8 @@ class SandboxRunner:
         volume above the cap is emptied (the container goes first: it holds the volume).
         """
         try:
-            report = slot.settle()
+            # The runner's measure has its own deadline: wait for that, not just the clean-up.
+            report = slot.settle(CLEAN_SECONDS + self.settings.volume_check_seconds)
         except SlotBroken as exc:
             outcome.warnings.append(f"/data could not be measured: {exc}")
             return False, False

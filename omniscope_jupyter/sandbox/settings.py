@@ -7,9 +7,12 @@ Values are what every run gets; a request may choose its own timeout up to ``max
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .budget import default_results_budget
 
 CACHE_DIR = Path.home() / ".cache" / "omniscope"
 
@@ -50,6 +53,11 @@ class SandboxSettings:
     #: Arrow output with more values than this (rows x columns, nested values included) is
     #: refused before decoding: a null or run-end-encoded column has a length but no bytes.
     max_output_cells: int = 10_000_000
+    #: Decoded bytes of the result frames all runs of one process may hold at once (``budget.py``;
+    #: default: a quarter of the host's or the cgroup's memory, between 256 MiB and 4 GiB), and
+    #: the seconds a result waits for room in it before its run fails.
+    results_budget_bytes: int = field(default_factory=default_results_budget)
+    results_budget_wait_seconds: float = 10.0
     #: Runs (and per-plugin image builds) at once in one process; more wait as ``queued``.
     max_concurrent_runs: int = 4
     #: Runs one user may have queued in one process, and all users together; beyond: 429.
@@ -102,13 +110,31 @@ class SandboxSettings:
         return self.cache_dir / "plugin-wheels"
 
 
+#: Shared memory, where run folders go when it is a roomy tmpfs (``run_dir_for``).
+SHM = Path("/dev/shm")
+#: Smallest ``/dev/shm`` run folders are put in (a container's default 64 MiB is too small).
+SHM_MIN_BYTES = 1 << 30
+
+
 def run_dir_for(owner: str) -> Path:
-    """The default run folder of the store ``owner``: under the system's temporary folder.
+    """The default run folder of the store ``owner``: in ``/dev/shm`` when it is a writable
+    tmpfs of at least 1 GiB (a run's input and output frames then never touch a disk), else
+    under the system's temporary folder.
 
     Not inside the store: the run folders' paths show in a container's ``/proc/self/mountinfo``,
     and this one names neither the user, nor the store, nor any run.
     """
-    return Path(tempfile.gettempdir()) / f"omniscope-{owner}"
+    return _run_root() / f"omniscope-{owner}"
+
+
+def _run_root() -> Path:
+    try:
+        room = os.statvfs(SHM)
+        if os.access(SHM, os.W_OK) and room.f_blocks * room.f_frsize >= SHM_MIN_BYTES:
+            return SHM
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir())
 
 
 def owner_for(data_dir: Path) -> str:

@@ -69,7 +69,7 @@ def read_table(source: Any) -> pa.Table:
         reader = pa.ipc.open_stream(source)
         _refuse_extension_types(reader.schema)
         return reader.read_all()
-    except pa.ArrowException as exc:
+    except (pa.ArrowException, OSError) as exc:  # a codec's failure is an ArrowIOError (OSError)
         raise TransferError(f"not a valid Arrow IPC stream: {exc}") from exc
 
 
@@ -88,13 +88,19 @@ def ipc_to_frame(payload: Any) -> pd.DataFrame:
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
-    """``table`` as pandas, its pandas metadata honoured when it is sound."""
+    """``table`` as pandas, its pandas metadata honoured when it is sound.
+
+    One block per column (``split_blocks``): a numeric column without nulls is then a view of
+    the Arrow memory (a memory-mapped file) instead of a copy into one 2-D block. Such views
+    are read-only; pandas' copy-on-write (pandas 3's only mode; the runner turns it on for
+    pandas 2) copies a column the first time it is written to.
+    """
     try:
-        return table.to_pandas()
+        return table.to_pandas(split_blocks=True)
     except (pa.ArrowException, ValueError, TypeError, KeyError) as exc:
         # Bad pandas metadata: fall back to the plain columns rather than fail the run.
         stripped = table.replace_schema_metadata(None)
-        frame = stripped.to_pandas()
+        frame = stripped.to_pandas(split_blocks=True)
         frame.attrs["transfer_warning"] = f"pandas metadata ignored: {exc}"
         return frame
 

@@ -13,6 +13,7 @@ by the run's time and ``RLIMIT_FSIZE`` per file.
 from __future__ import annotations
 
 import logging
+import time
 
 import docker
 import docker.errors
@@ -40,13 +41,25 @@ def over_cap(used: int, cap: int) -> str | None:
     return f"/data held {used} bytes, above the {cap}-byte cap, and was emptied"
 
 
-def remove_volume(client: docker.DockerClient, name: str) -> bool:
-    """Remove a volume; True when it is gone (or never existed). Failures are logged."""
-    try:
-        client.volumes.get(name).remove(force=True)
-    except docker.errors.NotFound:
+def remove_volume(client: docker.DockerClient, name: str, patience: float = 0.0) -> bool:
+    """Remove a volume; True when it is gone (or never existed). Failures are logged.
+
+    A volume still in use (its container is being removed off the run's path) is asked again
+    for up to ``patience`` seconds.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            client.volumes.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            return True
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            log.warning("could not remove volume %s: %s", name, short_error(exc))
+            return False
+        except _ENGINE_ERRORS as exc:
+            log.warning("could not remove volume %s: %s", name, short_error(exc))
+            return False
         return True
-    except _ENGINE_ERRORS as exc:
-        log.warning("could not remove volume %s: %s", name, short_error(exc))
-        return False
-    return True

@@ -27,6 +27,27 @@ from .executors import WorkPools
 
 AUTH_RESOURCE = "omniscope:plugins"
 T = TypeVar("T")
+#: A JSON body up to this size is parsed on the event loop (well under a millisecond).
+SMALL_BODY_BYTES = 64 * 1024
+#: An answer of at most this many values, none a long text, is serialised on the event loop.
+SMALL_ANSWER_VALUES = 2000
+
+
+def _is_small(value: Any, limit: int = SMALL_ANSWER_VALUES) -> bool:
+    """Whether ``value`` holds at most ``limit`` values and no text over 4 KiB (a bounded
+    walk: it stops at the first value past the limit)."""
+    stack = [value]
+    for _ in range(limit):
+        if not stack:
+            return True
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, str) and len(item) > 4096:
+            return False
+    return not stack
 
 
 class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
@@ -69,7 +90,10 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
         return parse_object(self.request.body)
 
     async def large_json_body(self) -> dict[str, Any]:
-        """``json_body`` parsed in a thread: for bodies that carry data (execute)."""
+        """``json_body`` parsed in a thread when it is large: for bodies that carry data
+        (execute); a small one is parsed here, as a thread hop would cost more."""
+        if len(self.request.body) <= SMALL_BODY_BYTES:
+            return parse_object(self.request.body)
         return await self.in_thread(parse_object, self.request.body, work="data")
 
     def reply(self, payload: Any, status: int = 200) -> None:
@@ -77,8 +101,12 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(json.dumps(payload, default=str))
 
     async def reply_large(self, payload: Any, status: int = 200) -> None:
-        """``reply`` serialised in a thread: for answers that carry result data."""
-        text = await self.in_thread(json.dumps, payload, default=str, work="data")
+        """``reply`` serialised in a thread when it is large: for answers that carry result
+        data (a small one is serialised here, as a thread hop would cost more)."""
+        if _is_small(payload):
+            text = json.dumps(payload, default=str)
+        else:
+            text = await self.in_thread(json.dumps, payload, default=str, work="data")
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         await self.finish(text)
@@ -105,6 +133,7 @@ class PluginsAPIHandler(ExtensionHandlerMixin, APIHandler):
             Path(self.settings["omniscope_sdk_root_dir"]): "<root_dir>",
             Path.cwd(): "<server>",
             Path(tempfile.gettempdir()): "<tmp>",
+            self.system.run_dir: "<runs>",
             Path.home(): "<home>",
         }
         # Longest first, so the store inside the home folder is named as the store.

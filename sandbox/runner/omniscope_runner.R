@@ -15,8 +15,9 @@
   stop("the entry file defines no setRefClass generator with an execute method")
 }
 
-.omniscope_run <- function(entry, plugin_id, config_json, input_json, data, data_in_json,
-                           progress = NULL) {
+# Sources the entry file in a fresh environment: list(generator, progress). The pooled runner
+# calls it in the run's process before the job arrives (setRefClass alone takes milliseconds).
+.omniscope_load <- function(entry, progress = NULL) {
   env <- new.env(parent = globalenv())
   # setRefClass outside a package asks for a package name and warns when there is none.
   assign(".packageName", "omniscope_plugin", envir = env)
@@ -27,7 +28,14 @@
   assign("omniscope_progress", omniscope_progress, envir = env)
   # keep.source: the call stack of an error names the plugin's lines.
   sys.source(entry, envir = env, chdir = TRUE, keep.source = TRUE)
-  generator <- .omniscope_find_generator(env)
+  list(generator = .omniscope_find_generator(env), progress = omniscope_progress)
+}
+
+.omniscope_run <- function(entry, plugin_id, config_json, input_json, data, data_in_json,
+                           progress = NULL, loaded = NULL) {
+  if (is.null(loaded)) loaded <- .omniscope_load(entry, progress)
+  generator <- loaded$generator
+  omniscope_progress <- loaded$progress
   config <- jsonlite::fromJSON(config_json, simplifyVector = TRUE,
                                simplifyDataFrame = FALSE, simplifyMatrix = FALSE)
   input_data <- jsonlite::fromJSON(input_json, simplifyVector = TRUE,

@@ -46,6 +46,11 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import transfer
 
+if int(pd.__version__.split(".")[0]) < 3:
+    # Frames arrive as read-only views of their Arrow file (``transfer.table_to_frame``);
+    # copy-on-write (pandas 3's only mode) lets a plugin write to them as to any frame.
+    pd.set_option("mode.copy_on_write", True)
+
 JOB = Path(os.environ.get("OMNISCOPE_JOB_DIR", "/job"))
 OUT = Path(os.environ.get("OMNISCOPE_OUT_DIR", "/out"))
 PLUGIN = Path(os.environ.get("OMNISCOPE_PLUGIN_DIR", "/plugin"))
@@ -227,8 +232,41 @@ def entry_path(job: dict[str, Any]) -> Path:
     return path
 
 
-def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
-    """Import the entry module, find the plugin class, construct it with ``context``, execute."""
+#: The plugin loaded ahead of its job in this process (``preload_plugin``): its entry point
+#: and what loading it gave (a module, R's generator, or the exception it raised).
+PRELOADED: dict[str, Any] = {}
+
+
+def preload_plugin(job: dict[str, Any]) -> None:
+    """Load the plugin of ``job`` (its entry point and language) before its job arrives.
+
+    The pooled runner calls this in a run's own process, forked for a container bound to this
+    plugin version: the code that runs is the code the job would run first anyway, and the
+    process is the run's, so nothing is shared with another run. Importing the module (for R:
+    sourcing the file and its ``setRefClass``) is then off the run's path. A failure is kept
+    and raised by the run, as if it had happened there.
+    """
+    PRELOADED.clear()
+    PRELOADED["entry_point"] = job["entry_point"]
+    try:
+        if job.get("language") == "r":
+            PRELOADED["loaded"] = _load_r(job)
+        else:
+            PRELOADED["loaded"] = _import_entry(job)
+    except Exception as exc:  # noqa: BLE001 (raised again by the run it belongs to)
+        PRELOADED["error"] = exc
+
+
+def _preloaded(job: dict[str, Any]) -> Any:
+    """What ``preload_plugin`` loaded for this job's entry point (raising its error), or None."""
+    if PRELOADED.get("entry_point") != job.get("entry_point"):
+        return None
+    if "error" in PRELOADED:
+        raise PRELOADED["error"]
+    return PRELOADED.get("loaded")
+
+
+def _import_entry(job: dict[str, Any]) -> Any:
     path = entry_path(job)
     sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("omniscope_plugin_entry", path)
@@ -237,6 +275,13 @@ def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
+    """Import the entry module, find the plugin class, construct it with ``context``, execute."""
+    path = entry_path(job)
+    module = _preloaded(job) or _import_entry(job)
     classes = [
         obj
         for obj in vars(module).values()
@@ -270,24 +315,49 @@ def run_python(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
     raise PluginContractError(f"{path.name} defines no class with an execute method")
 
 
-def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
-    """Source the entry file through rpy2 and call the Reference Class' ``$execute``."""
-    import rpy2.rinterface as ri
+def _r_helpers() -> Any:
+    """rpy2's R, with the runner's R functions defined (the pooled runner's zygote did it)."""
     import rpy2.robjects as ro
-    import rpy2_frames
 
-    # Without its source kept, the runner's own lines never show in a plugin's call stack.
-    ro.r["source"](str(R_HELPERS), keep_source=False)
+    if ".omniscope_run" not in ro.globalenv:
+        # Without its source kept, the runner's own lines never show in a plugin's call stack.
+        ro.r["source"](str(R_HELPERS), keep_source=False)
+    return ro
+
+
+def _r_progress() -> Any:
+    """R's ``omniscope_progress(fraction, message)``, as an R function calling back here.
+
+    It answers TRUE: rpy2 reports (on stderr) a Python callback that answers NULL.
+    """
+    import rpy2.rinterface as ri
 
     @ri.rternalize
     def progress(fraction: Any, message: Any) -> Any:
-        """R's ``omniscope_progress(fraction, message)`` lands here.
-
-        It answers TRUE: rpy2 reports (on stderr) a Python callback that answers NULL.
-        """
         report_progress(fraction[0], message[0])
         return ri.BoolSexpVector([True])
 
+    return progress
+
+
+def _load_r(job: dict[str, Any]) -> Any:
+    """Source the entry file ahead of the job: R's list(generator, progress), or
+    ``RPluginError`` as the run would have reported it."""
+    ro = _r_helpers()
+    loaded = ro.globalenv[".omniscope_guarded"](
+        ro.globalenv[".omniscope_load"], str(entry_path(job)), _r_progress()
+    )
+    if "error" in list(loaded.names):
+        raise RPluginError(str(loaded.rx2("error")[0]), [str(c) for c in loaded.rx2("stack")])
+    return loaded
+
+
+def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
+    """Source the entry file through rpy2 and call the Reference Class' ``$execute``."""
+    import rpy2_frames
+
+    ro = _r_helpers()
+    loaded = _preloaded(job)
     frame = input_data.get("data")
     r_data = rpy2_frames.frame_to_r(frame) if isinstance(frame, pd.DataFrame) else ro.NULL
     rest = {k: v for k, v in input_data.items() if k != "data"}
@@ -302,7 +372,8 @@ def run_r(job: dict[str, Any], input_data: dict[str, Any]) -> Any:
         json.dumps(rest),
         r_data,
         not isinstance(frame, pd.DataFrame) and frame is not None,
-        progress,
+        ro.NULL if loaded is not None else _r_progress(),
+        loaded if loaded is not None else ro.NULL,
     )
     if "error" in list(outcome.names):
         raise RPluginError(str(outcome.rx2("error")[0]), [str(c) for c in outcome.rx2("stack")])

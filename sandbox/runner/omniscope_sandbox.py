@@ -125,7 +125,8 @@ def preload(language: str) -> None:
         import rpy2.robjects as ro
         import rpy2_frames  # noqa: F401
 
-        ro.r["source"](str(omniscope_runner.R_HELPERS))
+        # Without its source kept, the runner's own lines never show in a plugin's call stack.
+        ro.r["source"](str(omniscope_runner.R_HELPERS), keep_source=False)
         ro.r("suppressPackageStartupMessages({library(methods); library(jsonlite)})")
         # No byte-code JIT: every run is a fresh process, where compiling the plugin's functions
         # on their first call costs more than it saves (a no-op run: 55 ms with it, 22 without).
@@ -202,26 +203,38 @@ def sysv_ipc_left() -> list[str]:
     return left
 
 
-def volume_usage(deadline: float) -> tuple[int | None, str | None]:
-    """Bytes ``/data`` occupies (``du`` semantics: allocated blocks, links not followed)."""
+def volume_usage(seconds: float) -> tuple[int | None, str | None]:
+    """Bytes ``/data`` occupies (``du`` semantics: allocated blocks, links not followed), or
+    why not. Within ``seconds``, checked before each folder and every few entries: one folder
+    may hold millions, and then that, not the clock, is what the answer names."""
     if not os.path.ismount(DATA):
         return None, None
-    total, stack = 0, [str(DATA)]
+    deadline = time.monotonic() + seconds
+    total, count, stack = 0, 0, [str(DATA)]
     try:
         while stack:
             if time.monotonic() > deadline:
-                return None, "measuring /data took longer than its deadline"
+                return None, (
+                    f"measuring /data took longer than its {seconds:g} s deadline "
+                    f"(sandbox_volume_check_seconds): it holds at least {count} files and "
+                    f"folders ({total} bytes counted by then)"
+                )
             path = stack.pop()
             try:
-                entries = list(os.scandir(path))
+                entries = os.scandir(path)
             except PermissionError:
                 os.chmod(path, 0o700)  # the plugin made it unreadable; it is ours all the same
-                entries = list(os.scandir(path))
-            for entry in entries:
-                info = entry.stat(follow_symlinks=False)
-                total += info.st_blocks * 512
-                if stat.S_ISDIR(info.st_mode):
-                    stack.append(entry.path)
+                entries = os.scandir(path)
+            with entries:
+                for entry in entries:
+                    count += 1
+                    if count % 256 == 0 and time.monotonic() > deadline:
+                        stack.append(path)  # not finished: the check above says so
+                        break
+                    info = entry.stat(follow_symlinks=False)
+                    total += info.st_blocks * 512
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
     except OSError as exc:
         return None, f"measuring /data failed: {exc}"
     return total, None
@@ -244,7 +257,7 @@ def clean_up(volume_seconds: float) -> dict[str, Any]:
     if left:
         return {"type": "retire", "reason": f"SysV IPC objects left: {', '.join(left)}"}
     wiped = time.monotonic()
-    used, problem = volume_usage(wiped + volume_seconds)
+    used, problem = volume_usage(volume_seconds)
     took = {"kill": round(killed - begin, 4), "wipe": round(wiped - killed, 4)}
     return {"type": "clean", "volume_bytes": used, "volume_error": problem, "seconds": took}
 
@@ -271,12 +284,17 @@ def inline_writer(box: list[bytes]) -> Any:
 
 
 def child_main(
-    conn: socket.socket, pipes: dict[str, int], keep: set[int], language: str
+    conn: socket.socket,
+    pipes: dict[str, int],
+    keep: set[int],
+    language: str,
+    plugin: dict[str, Any] | None = None,
 ) -> None:
     """A forked child: get ready, wait for the job, run it, send the result, exit.
 
     Never returns. It is forked after the previous run's clean-up and before the next job
-    arrives, so the fork and this set-up are off the run's path.
+    arrives, so the fork and this set-up are off the run's path; so is loading ``plugin``
+    (the entry point and language of the container's plugin, once its first job named it).
     """
     code = 70
     try:
@@ -308,11 +326,13 @@ def child_main(
         import omniscope_runner
 
         warm_up(language)
-        job, _ = transfer.recv_json(conn, MAX_JOB_BYTES)
-        if job.get("language") == "r":
+        if language == "r":
             import rpy2.robjects as ro
 
             ro.r("invisible(tempdir(check = TRUE))")  # /tmp was emptied since R made it
+        if plugin is not None:
+            omniscope_runner.preload_plugin(plugin)
+        job, _ = transfer.recv_json(conn, MAX_JOB_BYTES)
         frames: list[Any] = []
         writer = memfd_writer(frames) if job.get("fd_passing", True) else inline_writer(frames)
         events = Path(f"/proc/self/fd/{pipes['events']}")
@@ -369,7 +389,7 @@ def warm_up(language: str) -> None:
 class Child:
     """A forked child waiting for its job: its pid, its socket and the read ends of its pipes."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, plugin: dict[str, Any] | None = None) -> None:
         self.conn, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pipes: dict[str, int] = {}
         self.reads: dict[str, int] = {}
@@ -379,10 +399,12 @@ class Child:
         sys.stderr.flush()
         self.pid = os.fork()
         if self.pid == 0:
-            child_main(child_end, pipes, {child_end.fileno(), *pipes.values()}, language)
+            child_main(child_end, pipes, {child_end.fileno(), *pipes.values()}, language, plugin)
         child_end.close()
         for fd in pipes.values():
             os.close(fd)
+        #: Read now, while the child waits: a cgroup file read is not on the run's path.
+        self.oom_before = oom_kills()
 
     def close(self) -> None:
         self.conn.close()
@@ -427,8 +449,8 @@ class Run:
 
     def go(self) -> None:
         """Hand the job to the waiting child and watch it until its result (or its end)."""
-        oom_before = oom_kills()
         child = self.child
+        oom_before = child.oom_before
         self.pid = child.pid
         frames = transfer.FrameReader(child.conn, MAX_RESULT_BYTES)
         try:
@@ -582,6 +604,8 @@ def serve(host: socket.socket, language: str) -> int:
     signal.set_wakeup_fd(wakeup_write)
     signal.signal(signal.SIGCHLD, lambda _n, _f: None)  # orphans are reaped: we are init
     binding: tuple[Any, ...] | None = None
+    #: The bound plugin's entry point, loaded by each next run's process before its job.
+    plugin: dict[str, Any] | None = None
     child = Child(language)
     while True:
         try:
@@ -599,6 +623,7 @@ def serve(host: socket.socket, language: str) -> int:
         key = (job.get("plugin_id"), job.get("version"), message.get("user"))
         if binding is None:
             binding = key
+            plugin = {"language": job.get("language"), "entry_point": job.get("entry_point")}
         elif key != binding:
             transfer.send_json(host, {"type": "retire", "reason": "a job of another plugin or user"})
             kill_all()
@@ -620,7 +645,7 @@ def serve(host: socket.socket, language: str) -> int:
         if report["type"] == "retire":
             kill_all()
             return 1
-        child = Child(language)  # after "clean": the fork overlaps the host's work before the next job
+        child = Child(language, plugin)  # after "clean": forked and loaded before the next job
 
 
 def main() -> int:

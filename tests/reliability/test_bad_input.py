@@ -1,13 +1,16 @@
 """No 500 for bad input: hostile bodies posted to every POST/PUT route answer 4xx with a message.
 
 Deeply nested JSON used to raise ``RecursionError`` and an integer of more than 4,300 digits a
-``ValueError`` that is not a ``JSONDecodeError``: both escaped as HTTP 500.
+``ValueError`` that is not a ``JSONDecodeError``: both escaped as HTTP 500; so did an integer
+beyond 64 bits in ``input_data`` (Arrow's ``OverflowError``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +18,8 @@ from tornado.httpclient import HTTPClientError
 
 from omniscope_jupyter import jsonsafe
 from omniscope_jupyter.web.routes import route_table
+
+from ..api import assert_error, call, upload
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 BODIES = {
@@ -82,3 +87,26 @@ def test_parsing_bounds_depth_iteratively() -> None:
     with pytest.raises(jsonsafe.UnsafeJSON, match="more than 64 levels"):
         jsonsafe.check_depth(nested)
     assert jsonsafe.loads(b'{"a": [[1, 2], [3, 4]]}') == {"a": [[1, 2], [3, 4]]}
+
+
+#: Integers JSON reads fine that no 64-bit Arrow column holds (they raised OverflowError: a 500).
+BEYOND_INT64 = {
+    "above uint64": {"x": [2**64]},
+    "below int64": {"x": [-(2**63) - 1]},
+    "one of many": {"x": [1, 2, 2**70]},
+    "in a row": [[2**64, 1], [2, 3]],
+    "in records": [{"a": 2**65}],
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEYOND_INT64))
+async def test_integers_beyond_int64_in_input_data_are_a_400(
+    jp_fetch: Any, package: Callable[..., Path], name: str
+) -> None:
+    status, body = await upload(jp_fetch, package(dependencies=[]))
+    assert status == 201, body
+    assert (await call(jp_fetch, "POST", "my_plugin", "enable"))[0] == 200
+    status, body = await call(jp_fetch, "POST", "my_plugin", "execute", body={
+        "extension_point": "analysis", "input_data": BEYOND_INT64[name],
+    })  # fmt: skip
+    assert_error(status, body, 400, "input_data", "beyond the 64-bit range")

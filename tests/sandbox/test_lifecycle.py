@@ -164,7 +164,9 @@ def test_a_volume_check_past_its_deadline_says_so(
         answer = service.run(target, {**ANALYSIS, "parameters": {"write": 1024}})
         assert answer["status"] == "succeeded"
         assert answer["warnings"] == [
-            "/data could not be measured: measuring /data took longer than its deadline"
+            "/data could not be measured: measuring /data took longer than its 0 s deadline "
+            "(sandbox_volume_check_seconds): it holds at least 0 files and folders (0 bytes "
+            "counted by then)"
         ]
     finally:
         service.forget_plugin(target.plugin_id)

@@ -7,8 +7,10 @@ a TCP listener on 0.0.0.0 of the host, test hosts of ours in a network namespace
 range, the cloud metadata address, one public address), running neighbour containers, and the
 public internet (pypi.org:443).
 
-Not here (issue 13, the engine's open work): filling ``/out`` or ``/data`` (neither is capped
-yet; a test would fill the host's disk), and a server SIGKILLed mid-run.
+Elsewhere (issue 13): filling ``/data`` (``tests/reliability/test_data_fill.py``; a volume is
+checked after each run, not capped, so a test must not fill the host's disk) and a server
+SIGKILLed mid-run (``tests/reliability/test_engine_deadlines.py``); see
+``tests/reliability/COVERAGE.md``.
 """
 
 from __future__ import annotations

@@ -6,12 +6,14 @@
   names a remote, results' links are never followed, and a redirect to another host is not
   followed (the token stays home). A capture server on 127.0.0.2 proves nothing reached it.
 * A remote that drips, floods or answers nonsense is reported on time, within the caps.
-* Names and versions from requests or remotes never build a path outside staging.
+* Names and versions from requests or remotes never build a path outside staging, and an
+  archive is installed only as the plugin and version its catalog entry names.
 * Review text, user names and manifest strings are stored and answered as data.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import tracemalloc
@@ -27,6 +29,7 @@ from omniscope_jupyter.errors import InvalidRequest
 from omniscope_jupyter.marketplace import Marketplace
 
 from ..api import assert_error
+from ..helpers import build_package
 from ..marketplace.conftest import (  # noqa: F401 -- fixtures
     api,
     jp_server_config,
@@ -504,6 +507,38 @@ async def test_a_traversal_name_is_refused_before_asking_the_remote(
                                       "source": "evil"})
     assert_error(status, payload, 400, "semantic version")
     assert evil.seen_paths == []
+
+
+#: Manifests of an archive the remote publishes as my_plugin 1.0.0 (its sha256 is right).
+MISNAMED: list[tuple[dict[str, str], str]] = [
+    ({"name": "other_plugin"}, "holds other_plugin 1.0.0"),
+    ({"version": "2.0.0"}, "holds my_plugin 2.0.0"),
+    ({"name": "other_plugin", "version": "9.9.9"}, "holds other_plugin 9.9.9"),
+    ({"version": "1.0.0+evil"}, "holds my_plugin 1.0.0+evil"),
+]
+
+
+@pytest.mark.parametrize(("manifest", "holds"), MISNAMED, ids=[h for _, h in MISNAMED])
+async def test_an_archive_naming_another_plugin_or_version_is_refused(
+    api: Any, evil_market: Marketplace, evil: StubRemote, tmp_path: Path,  # noqa: F811
+    store_dir: Path, manifest: dict[str, str], holds: str,
+) -> None:
+    """A remote (or a tampered catalog) must not install, say, an update of an installed plugin
+    in place of the one the user asked for: the manifest inside must match the entry."""
+    archive = build_package(tmp_path / "misnamed.tar.gz", **manifest).read_bytes()
+    details = {"name": "my_plugin", "latest_version": "1.0.0", "versions_detail": [
+        {"version": "1.0.0", "sha256": hashlib.sha256(archive).hexdigest()}]}
+    evil.respond = lambda h: _send(h, 200, archive) if h.path.endswith("/archive") \
+        else _send_json(h, details)
+    status, payload = await api("POST", "marketplace", "install",
+                                body={"name": "my_plugin", "source": "evil"})
+    assert_error(status, payload, 422, "evil: The archive published as my_plugin 1.0.0", holds,
+                 "nothing was installed")
+    assert evil.seen_paths[-1].endswith("/marketplace/plugins/my_plugin/versions/1.0.0/archive")
+    for name in ("my_plugin", "other_plugin"):
+        assert (await api("GET", name))[0] == 404
+    assert list((store_dir / "staging").iterdir()) == []
+    assert list((store_dir / "versions").glob("*")) == []
 
 
 #: (raw answer, what the remote's status says): each is a failure of that remote, reported.
