@@ -72,6 +72,72 @@ export interface IVersionSwitch {
   active_version: string;
 }
 
+/** `GET {id}/readme`: the README as text and as HTML the server rendered and sanitised. */
+export interface IReadme {
+  plugin_id: string;
+  version: string;
+  readme: string | null;
+  html: string | null;
+}
+
+/** One finding of a scan report. */
+export interface IFinding {
+  rule_id: string;
+  severity: string;
+  confidence: string;
+  file: string;
+  line: number;
+  message: string;
+  fix_hint?: string;
+}
+
+/** `GET {id}/scan`: the scan report of a version. */
+export interface IScanReport {
+  plugin_id: string;
+  version: string;
+  report: {
+    passed?: boolean;
+    counts?: Record<string, number>;
+    findings?: IFinding[];
+    scanners?: string[];
+    scanned_at?: string;
+  } | null;
+}
+
+/** One review of `GET {id}/reviews` (`rating`: its author's current rating). */
+export interface IReview {
+  id: number;
+  user: string;
+  text: string;
+  rating?: number | null;
+  version?: string | null;
+  at?: string;
+}
+
+/** `GET {id}/reviews`: the newest reviews and the plugin's rating. */
+export interface IReviews {
+  reviews: IReview[];
+  total?: number;
+  rating?: IRating | null;
+}
+
+/** A row of `GET {id}/executions`; `GET {id}/executions/{eid}` adds the result fields. */
+export interface IExecution {
+  execution_id: string;
+  plugin_id: string;
+  version: string;
+  status: string;
+  duration_ms?: number | null;
+  started_at?: string | null;
+  finished_at?: string | null;
+  user?: string;
+  logs?: string[];
+  warnings?: string[];
+  errors?: string[];
+  stdout?: string;
+  stderr?: string;
+}
+
 /**
  * What the model needs from the server; `PluginsClient` is the real one, unit tests pass a
  * double.
@@ -89,6 +155,16 @@ export interface IPluginsClient {
   update(pluginId: string, targetVersion?: string): Promise<IVersionSwitch>;
   rollback(pluginId: string, targetVersion: string, reason: string): Promise<IVersionSwitch>;
   uninstall(pluginId: string): Promise<unknown>;
+}
+
+/** What the details section needs from the server (`PluginsClient` is the real one). */
+export interface IDetailsClient {
+  readme(pluginId: string): Promise<IReadme>;
+  scanReport(pluginId: string): Promise<IScanReport>;
+  reviews(pluginId: string): Promise<IReviews>;
+  addReview(pluginId: string, text: string, rating: number | null): Promise<unknown>;
+  executions(pluginId: string): Promise<IExecution[]>;
+  execution(pluginId: string, executionId: string): Promise<IExecution>;
 }
 
 /**
@@ -110,7 +186,7 @@ export function serverMessage(body: string): string | null {
 }
 
 /** Typed calls of the plugin API for one server connection. */
-export class PluginsClient implements IPluginsClient {
+export class PluginsClient implements IPluginsClient, IDetailsClient {
   constructor(options: PluginsClient.IOptions = {}) {
     this.serverSettings = options.serverSettings ?? ServerConnection.makeSettings();
     this._trans = (options.translator ?? nullTranslator).load('omniscope_jupyter');
@@ -222,6 +298,51 @@ export class PluginsClient implements IPluginsClient {
   /** `DELETE {id}`: every installed version and the history. */
   uninstall(pluginId: string): Promise<unknown> {
     return this.request('DELETE', encodeURIComponent(pluginId));
+  }
+
+  /** `GET {id}/readme` (of the active version). */
+  readme(pluginId: string): Promise<IReadme> {
+    return this.request<IReadme>('GET', `${encodeURIComponent(pluginId)}/readme`);
+  }
+
+  /** `GET {id}/scan` (of the active version). */
+  scanReport(pluginId: string): Promise<IScanReport> {
+    return this.request<IScanReport>('GET', `${encodeURIComponent(pluginId)}/scan`);
+  }
+
+  /** `GET {id}/reviews`: the newest page and the plugin's rating. */
+  async reviews(pluginId: string): Promise<IReviews> {
+    const answer = await this.request<Partial<IReviews>>(
+      'GET',
+      `${encodeURIComponent(pluginId)}/reviews`
+    );
+    return { ...answer, reviews: answer.reviews ?? [] };
+  }
+
+  /** `POST {id}/review {"text", "rating"?}`. */
+  addReview(pluginId: string, text: string, rating: number | null): Promise<unknown> {
+    const body: Record<string, unknown> = { text };
+    if (rating !== null) {
+      body.rating = rating;
+    }
+    return this.request('POST', `${encodeURIComponent(pluginId)}/review`, body);
+  }
+
+  /** `GET {id}/executions`: the newest 20 runs. */
+  async executions(pluginId: string): Promise<IExecution[]> {
+    const answer = await this.request<{ executions?: IExecution[] }>(
+      'GET',
+      `${encodeURIComponent(pluginId)}/executions?page_size=20`
+    );
+    return answer.executions ?? [];
+  }
+
+  /** `GET {id}/executions/{eid}`: one run with its logs, errors and output. */
+  execution(pluginId: string, executionId: string): Promise<IExecution> {
+    return this.request<IExecution>(
+      'GET',
+      `${encodeURIComponent(pluginId)}/executions/${encodeURIComponent(executionId)}`
+    );
   }
 
   private readonly _trans: TranslationBundle;

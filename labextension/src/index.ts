@@ -11,12 +11,17 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { PluginsClient } from './api';
+import { DetailsModel } from './details';
 import { pluginsIcon } from './icon';
 import { PluginsModel } from './model';
 import { PluginsPanel } from './panel';
 
 /** The command that opens the panel (also in the command palette). */
 export const OPEN_COMMAND = 'omniscope:open-plugins';
+/** Reload the panel's lists (and the plugin shown in Details). */
+export const REFRESH_COMMAND = 'omniscope:refresh-plugins';
+/** Open the panel on its Details section (README, scan report, reviews, runs). */
+export const DETAILS_COMMAND = 'omniscope:plugin-details';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'omniscope-jupyter:plugins',
@@ -36,7 +41,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       translator
     });
     const model = new PluginsModel({ client, translator });
-    const panel = new PluginsPanel({ model, translator });
+    const details = new DetailsModel({
+      client,
+      translator,
+      messageOf: error => model.messageOf(error)
+    });
+    const panel = new PluginsPanel({ model, details, translator });
     panel.title.icon = pluginsIcon;
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, panel.id);
@@ -54,11 +64,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args.isPalette ? undefined : pluginsIcon),
       execute: () => app.shell.activateById(panel.id)
     });
-    palette?.addItem({
-      command: OPEN_COMMAND,
-      category: trans.__('OmniScope'),
-      args: { isPalette: true }
+    app.commands.addCommand(REFRESH_COMMAND, {
+      label: trans.__('OmniScope: Refresh plugins'),
+      caption: trans.__('Reload the installed plugins, the marketplace and the plugin details'),
+      execute: async () => {
+        await Promise.all([model.refresh(), details.refresh()]);
+      }
     });
+    app.commands.addCommand(DETAILS_COMMAND, {
+      label: trans.__('OmniScope: Plugin details and runs'),
+      caption: trans.__(
+        "A plugin's README, scan report, reviews and execution history (pick it with its Details button)"
+      ),
+      execute: () => {
+        app.shell.activateById(panel.id);
+        panel.openDetails();
+      }
+    });
+    for (const command of [OPEN_COMMAND, REFRESH_COMMAND, DETAILS_COMMAND]) {
+      palette?.addItem({ command, category: trans.__('OmniScope'), args: { isPalette: true } });
+    }
   }
 };
 

@@ -14,9 +14,15 @@ import { compareVersions } from './versions';
 import { Empty, LoadError, Loading } from './states';
 
 export class InstalledView extends VDomRenderer<PluginsModel> {
-  constructor(model: PluginsModel, trans: TranslationBundle) {
+  /** `onDetails`: show a plugin in the Details section (its Details button). */
+  constructor(
+    model: PluginsModel,
+    trans: TranslationBundle,
+    onDetails: (pluginId: string) => void = () => undefined
+  ) {
     super(model);
     this._trans = trans;
+    this._onDetails = onDetails;
     this.addClass('jp-OmniscopePlugins-view');
     this.addClass('jp-OmniscopePlugins-installedView');
     this.node.dataset.testid = 'installed-view';
@@ -56,6 +62,7 @@ export class InstalledView extends VDomRenderer<PluginsModel> {
               model={model}
               trans={trans}
               onUninstall={() => void this._uninstall(plugin)}
+              onDetails={() => this._onDetails(plugin.plugin_id)}
             />
           ))}
         </ul>
@@ -88,6 +95,7 @@ export class InstalledView extends VDomRenderer<PluginsModel> {
   }
 
   private readonly _trans: TranslationBundle;
+  private readonly _onDetails: (pluginId: string) => void;
 }
 
 function InstalledItem(props: {
@@ -95,6 +103,7 @@ function InstalledItem(props: {
   model: PluginsModel;
   trans: TranslationBundle;
   onUninstall: () => void;
+  onDetails: () => void;
 }): JSX.Element {
   const { plugin, model, trans } = props;
   const id = plugin.plugin_id;
@@ -159,6 +168,16 @@ function InstalledItem(props: {
               : trans.__('Update to %1', update)}
           </Button>
         )}
+        <Button
+          minimal
+          small
+          className="jp-OmniscopePlugins-details"
+          data-testid="details"
+          aria-label={trans.__('Details of %1', id)}
+          onClick={props.onDetails}
+        >
+          {trans.__('Details')}
+        </Button>
         <Button
           minimal
           small

@@ -1,6 +1,7 @@
 /**
  * The side panel: JupyterLab's `SidePanel` with a title, a toolbar (refresh), the status line
- * of the last action, and two accordion sections (Installed, Marketplace) over one model.
+ * of the last action, and three accordion sections: Installed and Marketplace over one model,
+ * Details (one plugin's README, scan report, reviews and runs) over its own.
  */
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import {
@@ -16,6 +17,8 @@ import { Message } from '@lumino/messaging';
 import { AccordionPanel, PanelLayout } from '@lumino/widgets';
 import * as React from 'react';
 
+import { DetailsModel } from './details';
+import { DetailsView } from './detailsView';
 import { InstalledView } from './installed';
 import { MarketplaceView } from './marketplace';
 import { PluginsModel } from './model';
@@ -67,6 +70,7 @@ export class PluginsPanel extends SidePanel {
     super({ translator });
     const trans = translator.load('omniscope_jupyter');
     const model = (this.model = options.model);
+    const details = (this.details = options.details);
     this.id = 'omniscope-plugins';
     this.addClass('jp-OmniscopePlugins');
     this.title.caption = trans.__('OmniScope plugins');
@@ -82,24 +86,47 @@ export class PluginsPanel extends SidePanel {
         icon: refreshIcon,
         className: 'jp-OmniscopePlugins-refresh',
         tooltip: trans.__('Refresh the installed plugins and the marketplace'),
-        onClick: () => void model.refresh()
+        onClick: () => {
+          void model.refresh();
+          void details.refresh();
+        }
       })
     );
     // The status line sits between the toolbar and the sections, shared by both.
     const layout = this.layout as PanelLayout;
     layout.insertWidget(layout.widgets.indexOf(this.content), new StatusView(model, trans));
 
-    const installed = new InstalledView(model, trans);
+    const installed = new InstalledView(model, trans, id => void this.showDetails(id));
     installed.title.label = trans.__('Installed');
     const marketplace = new MarketplaceView(model, trans);
     marketplace.title.label = trans.__('Marketplace');
+    const detailsView = new DetailsView(details, trans);
+    detailsView.title.label = trans.__('Details');
     this.addWidget(installed);
     this.addWidget(marketplace);
+    this.addWidget(detailsView);
     // The marketplace list is usually the longer one.
-    (this.content as AccordionPanel).setRelativeSizes([2, 3]);
+    (this.content as AccordionPanel).setRelativeSizes([2, 3, 3]);
   }
 
   readonly model: PluginsModel;
+  readonly details: DetailsModel;
+
+  /** Show a plugin in the Details section, opened and given most of the panel's height. */
+  async showDetails(pluginId: string): Promise<void> {
+    this.openDetails();
+    (this.content as AccordionPanel).setRelativeSizes([1, 1, 4]);
+    await this.details.show(pluginId);
+  }
+
+  /** Open the Details section (the command palette's "Plugin details and runs"). */
+  openDetails(): void {
+    const accordion = this.content as AccordionPanel;
+    const index = accordion.widgets.findIndex(w => w instanceof DetailsView);
+    if (index >= 0 && accordion.widgets[index].isHidden) {
+      accordion.expand(index);
+    }
+  }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
@@ -116,6 +143,7 @@ export class PluginsPanel extends SidePanel {
 export namespace PluginsPanel {
   export interface IOptions {
     model: PluginsModel;
+    details: DetailsModel;
     translator?: ITranslator | null;
   }
 }

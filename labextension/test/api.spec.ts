@@ -162,3 +162,33 @@ describe('serverMessage', () => {
     expect(serverMessage('Traceback (most recent call last)')).toBeNull();
   });
 });
+
+describe('PluginsClient for the details section', () => {
+  it('asks for the README, scan report, reviews and runs of one plugin', async () => {
+    const { client, requests } = clientAnswering(
+      json(200, { plugin_id: 'a b', version: '1.0.0', readme: 'x', html: '<p>x</p>' }),
+      json(200, { plugin_id: 'a b', version: '1.0.0', report: { passed: true } }),
+      json(200, { reviews: [{ id: 1, user: 'u', text: 't' }], rating: { average: 4, count: 1 } }),
+      json(200, { executions: [{ execution_id: 'e1', status: 'succeeded' }] }),
+      json(200, { execution_id: 'e1', status: 'succeeded', logs: ['l'] }),
+      json(201, { id: 2 })
+    );
+    await expect(client.readme('a b')).resolves.toMatchObject({ html: '<p>x</p>' });
+    await expect(client.scanReport('a b')).resolves.toMatchObject({ report: { passed: true } });
+    await expect(client.reviews('a b')).resolves.toMatchObject({ rating: { count: 1 } });
+    await expect(client.executions('a b')).resolves.toHaveLength(1);
+    await expect(client.execution('a b', 'e1')).resolves.toMatchObject({ logs: ['l'] });
+    await client.addReview('a b', 'good', 5);
+    // ServerConnection adds a cache-busting number to each URL: left out here.
+    const page = (r: Request) => new URL(r.url).searchParams.get('page_size');
+    expect(requests.map(r => `${r.method} ${path(r)}${page(r) ? `?page_size=${page(r)}` : ''}`)).toEqual([
+      'GET /lab-base/api/plugins/a%20b/readme',
+      'GET /lab-base/api/plugins/a%20b/scan',
+      'GET /lab-base/api/plugins/a%20b/reviews',
+      'GET /lab-base/api/plugins/a%20b/executions?page_size=20',
+      'GET /lab-base/api/plugins/a%20b/executions/e1',
+      'POST /lab-base/api/plugins/a%20b/review'
+    ]);
+    expect(await requests[5].json()).toEqual({ text: 'good', rating: 5 });
+  });
+});

@@ -5,11 +5,18 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import {
   ICatalogEntry,
+  IDetailsClient,
+  IExecution,
   IInstalledPlugin,
   IInstallResult,
   IPluginsClient,
+  IReadme,
+  IReviews,
+  IScanReport,
   IVersionSwitch
 } from '../src/api';
+
+type Calls = IPluginsClient & IDetailsClient;
 
 export function refused(status: number, message: string): ServerConnection.ResponseError {
   const response = new Response(JSON.stringify({ message }), { status });
@@ -40,13 +47,17 @@ export function entry(overrides: Partial<ICatalogEntry> = {}): ICatalogEntry {
 }
 
 /** A client double that records every call as "verb args" and answers from its fields. */
-export class FakeClient implements IPluginsClient {
+export class FakeClient implements IPluginsClient, IDetailsClient {
   calls: string[] = [];
   installedPlugins: IInstalledPlugin[] = [];
   catalog: ICatalogEntry[] = [];
-  fail: Partial<Record<keyof IPluginsClient, unknown>> = {};
+  fail: Partial<Record<keyof Calls, unknown>> = {};
+  readmeHtml: string | null = '<h1>My plugin</h1><p>Does things.</p>';
+  findings: NonNullable<IScanReport['report']>['findings'] = [];
+  reviewList: IReviews['reviews'] = [];
+  runs: IExecution[] = [];
 
-  private async answer<T>(name: keyof IPluginsClient, call: string, value: () => T): Promise<T> {
+  private async answer<T>(name: keyof Calls, call: string, value: () => T): Promise<T> {
     this.calls.push(call);
     await Promise.resolve();
     if (name in this.fail) {
@@ -93,4 +104,55 @@ export class FakeClient implements IPluginsClient {
   uninstall(pluginId: string): Promise<unknown> {
     return this.answer('uninstall', `uninstall ${pluginId}`, () => ({}));
   }
+  readme(pluginId: string): Promise<IReadme> {
+    return this.answer('readme', `readme ${pluginId}`, () => ({
+      plugin_id: pluginId,
+      version: '1.0.0',
+      readme: this.readmeHtml === null ? null : 'text',
+      html: this.readmeHtml
+    }));
+  }
+  scanReport(pluginId: string): Promise<IScanReport> {
+    return this.answer('scanReport', `scan ${pluginId}`, () => ({
+      plugin_id: pluginId,
+      version: '1.0.0',
+      report: { passed: true, findings: this.findings, scanners: ['bandit'] }
+    }));
+  }
+  reviews(pluginId: string): Promise<IReviews> {
+    return this.answer('reviews', `reviews ${pluginId}`, () => ({
+      reviews: this.reviewList,
+      rating: { average: this.reviewList.length ? 4 : null, count: this.reviewList.length }
+    }));
+  }
+  addReview(pluginId: string, text: string, rating: number | null): Promise<unknown> {
+    return this.answer('addReview', `review ${pluginId} ${rating ?? '-'} ${text}`, () => {
+      this.reviewList = [{ id: this.reviewList.length + 1, user: 'me', text, rating }, ...this.reviewList];
+      return {};
+    });
+  }
+  executions(pluginId: string): Promise<IExecution[]> {
+    return this.answer('executions', `executions ${pluginId}`, () => this.runs);
+  }
+  execution(pluginId: string, executionId: string): Promise<IExecution> {
+    return this.answer('execution', `execution ${pluginId} ${executionId}`, () => {
+      const run = this.runs.find(r => r.execution_id === executionId);
+      if (!run) {
+        throw new Error(`no run ${executionId}`);
+      }
+      return run;
+    });
+  }
+}
+
+export function run(overrides: Partial<IExecution> = {}): IExecution {
+  return {
+    execution_id: '0123abcd-0000-4000-8000-000000000000',
+    plugin_id: 'my_plugin',
+    version: '1.0.0',
+    status: 'succeeded',
+    duration_ms: 12.5,
+    started_at: '2026-12-02T10:00:00+00:00',
+    ...overrides
+  };
 }

@@ -6,9 +6,10 @@
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
+import { DetailsModel } from '../src/details';
 import { PluginsModel } from '../src/model';
 import { PluginsPanel } from '../src/panel';
-import { entry, FakeClient, plugin, refused } from './fakes';
+import { entry, FakeClient, plugin, refused, run } from './fakes';
 
 /** A translator that marks every string it translates, to see none is left out. */
 const marking: ITranslator = {
@@ -55,31 +56,38 @@ function text(node: Element | null): string {
 describe('PluginsPanel', () => {
   let client: FakeClient;
   let model: PluginsModel;
+  let details: DetailsModel;
   let panel: PluginsPanel;
 
   beforeEach(() => {
     client = new FakeClient();
     model = new PluginsModel({ client, translator: marking });
-    panel = new PluginsPanel({ model, translator: marking });
+    details = new DetailsModel({
+      client,
+      translator: marking,
+      messageOf: error => model.messageOf(error)
+    });
+    panel = new PluginsPanel({ model, details, translator: marking });
     Widget.attach(panel, document.body);
   });
 
   afterEach(() => {
     panel.dispose();
+    details.dispose();
     model.dispose();
   });
 
   const $ = (selector: string) => panel.node.querySelector(selector);
   const $$ = (selector: string) => Array.from(panel.node.querySelectorAll(selector));
 
-  it('is a SidePanel with a refresh toolbar and two translated sections', async () => {
+  it('is a SidePanel with a refresh toolbar and three translated sections', async () => {
     expect(panel.node.classList).toContain('jp-SidePanel');
     await until(
       () => $('.jp-SidePanel-toolbar .jp-OmniscopePlugins-refresh'),
       'the refresh button'
     );
     const titles = $$('.jp-AccordionPanel-title').map(text);
-    expect(titles).toEqual(['‹Installed›', '‹Marketplace›']);
+    expect(titles).toEqual(['‹Installed›', '‹Marketplace›', '‹Details›']);
     const header = await until(() => $('.jp-OmniscopePlugins-header'), 'the title');
     expect(text(header)).toBe('‹OmniScope plugins›');
   });
@@ -208,5 +216,54 @@ describe('PluginsPanel', () => {
     ).click();
     await until(() => !status.classList.contains('jp-mod-error'), 'the dismissed alert');
     expect(model.status).toBeNull();
+  });
+
+  it('shows a plugin\'s runs, scan report, README and reviews, and adds a review', async () => {
+    client.installedPlugins = [plugin({ enabled: true })];
+    client.findings = [
+      { rule_id: 'B602', severity: 'HIGH', confidence: 'HIGH', file: 'p.py', line: 3, message: 'shell' }
+    ];
+    client.runs = [
+      run({ status: 'failed', errors: ['boom'], stdout: 'printed' }),
+      run({ execution_id: '89abcdef-0000-4000-8000-000000000000' })
+    ];
+    await model.refresh();
+    const button = await until(() => $('[data-testid="details"]') as HTMLButtonElement, 'Details');
+    expect(button.getAttribute('aria-label')).toBe('‹Details of %1›'.replace('%1', 'my_plugin'));
+    button.click();
+    const rows = await until(() => {
+      const found = $$('[data-testid="details-view"] [data-testid="execution"]');
+      return found.length === 2 ? found : null;
+    }, 'the runs');
+    expect(rows[0].getAttribute('data-status')).toBe('failed');
+    expect(text($('[data-testid="finding"]'))).toContain('B602');
+    // The server's sanitised README is shown as HTML; nothing else is.
+    expect($('.jp-OmniscopePlugins-readme h1')?.textContent).toBe('My plugin');
+    (rows[0].querySelector('button') as HTMLButtonElement).click();
+    const detail = await until(() => $('[data-testid="execution-detail"]'), 'the run');
+    expect(text(detail)).toContain('boom');
+    expect(text(detail)).toContain('printed');
+    expect(client.calls).toContain('execution my_plugin 0123abcd-0000-4000-8000-000000000000');
+
+    const textarea = $('.jp-OmniscopePlugins-reviewText') as HTMLTextAreaElement;
+    const setter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value')!.set!;
+    setter.call(textarea, 'Works well');
+    textarea.dispatchEvent(new Event('input', { bubbles: true }));
+    const submit = await until(() => {
+      const b = $('.jp-OmniscopePlugins-reviewForm button[type="submit"]') as HTMLButtonElement;
+      return b && !b.disabled ? b : null;
+    }, 'an enabled submit');
+    submit.click();
+    await until(() => $('[data-testid="review"]'), 'the new review');
+    expect(client.calls).toContain('review my_plugin - Works well');
+    expect(text($('[data-testid="review"]'))).toContain('Works well');
+  });
+
+  it('shows a part that failed with its error, the others still load', async () => {
+    client.fail.scanReport = refused(404, 'no scan report for my_plugin');
+    await details.show('my_plugin');
+    const error = await until(() => $('[data-testid="scan"] [data-testid="load-error"]'), 'the error');
+    expect(text(error)).toContain('no scan report for my_plugin');
+    expect($('.jp-OmniscopePlugins-readme')).not.toBeNull();
   });
 });

@@ -25,6 +25,7 @@ from .. import archive
 from ..errors import NotFound
 from ..extension_points import EXTENSION_POINTS
 from ..manifest import read_manifest
+from ..safe_html import markdown_to_html
 from ..sandbox.executions import ExecutionService, FrameResult
 from ..sandbox.jobs import ARROW_STREAM
 from ..sdk import create_project
@@ -360,12 +361,18 @@ class PluginSystem:
         return self._marketplace.reviews.list(plugin_id, page=page, page_size=page_size)
 
     def readme(self, plugin_id: str, version: str | None = None) -> dict[str, Any]:
-        """The plugin's ``README.md`` as plain text (never rendered here).
+        """The plugin's ``README.md``: ``readme`` as plain text and ``html`` rendered safely
+        (``safe_html``: its raw HTML escaped, the result sanitised), for a front end to show as
+        it is. Both None when the package has none.
 
         From the installed version (default: the active one) when it is installed, else from
-        the catalog's archive of ``version`` (default: the newest published one). ``readme`` is
-        None when the package has none.
+        the catalog's archive of ``version`` (default: the newest published one).
         """
+        answer = self._readme(plugin_id, version)
+        answer["html"] = markdown_to_html(answer["readme"]) if answer["readme"] else None
+        return answer
+
+    def _readme(self, plugin_id: str, version: str | None) -> dict[str, Any]:
         try:
             target = self._manager.installed(plugin_id)
         except NotFound:

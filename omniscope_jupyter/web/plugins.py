@@ -255,7 +255,8 @@ class ExecutionEventsHandler(PluginsAPIHandler):
 
 
 class ReadmeHandler(PluginsAPIHandler):
-    """``GET /api/plugins/{id}/readme?version=``: the package's README.md as plain text."""
+    """``GET /api/plugins/{id}/readme?version=``: the package's README.md, as plain text and
+    as safely rendered HTML."""
 
     @web.authenticated
     @authorized

@@ -158,5 +158,6 @@ def test_the_readme_of_an_installed_version_comes_from_its_files(
     (chatty / "README.md").write_text("# Installed chatty\n")
     core.install(chatty)
     assert core.readme("chatty") == {
-        "plugin_id": "chatty", "version": "1.0.0", "readme": "# Installed chatty\n"
+        "plugin_id": "chatty", "version": "1.0.0", "readme": "# Installed chatty\n",
+        "html": "<h1>Installed chatty</h1>\n",
     }  # fmt: skip

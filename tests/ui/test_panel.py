@@ -88,7 +88,9 @@ def test_search_install_and_manage_a_plugin_from_the_side_panel(
     expect(panel).to_have_class(re.compile(r"\bjp-SidePanel\b"))
     expect(panel.locator(".jp-OmniscopePlugins-header")).to_have_text("OmniScope plugins")
     expect(panel.locator(".jp-SidePanel-toolbar .jp-OmniscopePlugins-refresh")).to_be_visible()
-    expect(panel.locator(".jp-AccordionPanel-title")).to_have_text(["Installed", "Marketplace"])
+    expect(panel.locator(".jp-AccordionPanel-title")).to_have_text(
+        ["Installed", "Marketplace", "Details"]
+    )
 
     # Both sections load on open: nothing installed yet, the featured list.
     expect(page.locator(f'{INSTALLED} [data-testid="empty"]')).to_have_text(
